@@ -1,0 +1,6 @@
+#ifndef NETSTATD_CSQLITE_SHIM_H
+#define NETSTATD_CSQLITE_SHIM_H
+#include <sqlite3.h>
+// SQLITE_TRANSIENT is a cast macro Swift cannot import.
+static inline sqlite3_destructor_type netstatd_sqlite_transient(void) { return SQLITE_TRANSIENT; }
+#endif

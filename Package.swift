@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module map: see README "Layout". Arrows point one way:
+// Sampling (kernel -> values) <- Rendering (values -> text/JSON) <- netstatd (CLI).
+// Each C module is imported by exactly one Swift module.
+let package = Package(
+    name: "netstatd",
+    products: [
+        .executable(name: "netstatd", targets: ["netstatd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHttp", path: "CHttp", pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", path: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        // Header-only: the kernel's netlink/inet_diag headers, which Glibc's Swift module lacks.
+        .systemLibrary(name: "CNetlink", path: "CNetlink"),
+        .target(name: "Sampling", dependencies: ["CNetlink"]),
+        .target(name: "Rendering", dependencies: ["Sampling"]),
+        .executableTarget(
+            name: "netstatd",
+            dependencies: [
+                "Sampling", "Rendering",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "SamplingTests",
+            dependencies: ["Sampling", "Rendering"],
+            resources: [.copy("Fixtures")]),
+    ]
+)

@@ -85,7 +85,7 @@ extension IPAddress: CustomStringConvertible {
             }
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             guard inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count)) != nil else { return "::" }
-            return String(cString: text)
+            return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         }
     }
 }

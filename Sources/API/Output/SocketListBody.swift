@@ -1,0 +1,76 @@
+import Rendering
+import Sampling
+
+/// Renders a list of sockets in the chosen format: the JSON envelope
+/// `{"taken_at", "count", "items", "next"}`, NDJSON (one socket a line), CSV, or
+/// netstat's table.
+public enum SocketListBody {
+    /// The body bytes for `sockets` from `snapshot`.
+    public static func render(
+        _ sockets: ArraySlice<Socket>, total: Int, next: String?, snapshot: Snapshot,
+        format: OutputFormat, detail: SocketJSON.Detail
+    ) -> [UInt8] {
+        switch format {
+        case .json:
+            var json = JSONWriter(capacity: 256 + sockets.count * 300)
+            json.beginObject()
+            json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
+            json.key("count"); json.number(sockets.count)
+            json.key("total"); json.number(total)
+            json.key("items")
+            json.beginArray()
+            for socket in sockets {
+                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
+            }
+            json.endArray()
+            json.key("next")
+            if let next { json.string(next) } else { json.null() }
+            json.endObject()
+            return json.bytes
+        case .ndjson:
+            var out: [UInt8] = []
+            out.reserveCapacity(sockets.count * 300)
+            for socket in sockets {
+                var json = JSONWriter(capacity: 512)
+                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
+                out += json.bytes
+                out.append(UInt8(ascii: "\n"))
+            }
+            return out
+        case .csv:
+            var text = "proto,family,state,local_address,local_port,remote_address,remote_port,recv_q,send_q,uid,user,inode,pids,processes\n"
+            for socket in sockets {
+                let pids = socket.processes.map { String($0.pid) }.joined(separator: " ")
+                let names = socket.processes.map(\.name).joined(separator: " ")
+                let fields: [String] = [
+                    socket.proto.rawValue, socket.family.rawValue, socket.stateName,
+                    socket.local.address.description, String(socket.local.port),
+                    socket.remote.address.description, String(socket.remote.port),
+                    String(socket.recvQ), String(socket.sendQ), String(socket.uid),
+                    snapshot.userName(socket.uid), String(socket.inode), pids, names,
+                ]
+                text += fields.map(csvField).joined(separator: ",") + "\n"
+            }
+            return Array(text.utf8)
+        case .table:
+            let table = NetstatTable(showOwners: true)
+            var text = table.header + "\n"
+            for socket in sockets { text += table.line(socket) + "\n" }
+            return Array(text.utf8)
+        }
+    }
+
+    /// RFC 4180 quoting where a field needs it.
+    static func csvField(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingAll("\"", with: "\"\"") + "\""
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for character in self { if character == target { out += replacement } else { out.append(character) } }
+        return out
+    }
+}

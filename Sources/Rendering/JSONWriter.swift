@@ -1,0 +1,180 @@
+import Sampling
+
+/// Writes JSON straight into a byte buffer. Foundation's JSONEncoder builds an object
+/// tree and costs several times more at 200,000 sockets; the hot shapes are written
+/// here by hand instead, and the writer keeps the punctuation right.
+public struct JSONWriter {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
+    /// Whether the next value in the current container needs a comma before it.
+    private var needsComma = false
+
+    /// An empty writer with room for `capacity` bytes.
+    public init(capacity: Int = 4096) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Hands back the bytes written so far and empties the buffer, keeping its
+    /// position inside containers (for streaming a long list in pieces).
+    public mutating func drain() -> [UInt8] {
+        let out = bytes
+        bytes.removeAll(keepingCapacity: true)
+        return out
+    }
+
+    @inline(__always)
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+    }
+
+    /// Opens an object as a value.
+    public mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    /// Closes the innermost object.
+    public mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    /// Opens an array as a value.
+    public mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    /// Closes the innermost array.
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Writes an object key; the next call writes its value. Keys are trusted ASCII.
+    public mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
+
+    /// Writes an object key from a runtime string (escaped).
+    public mutating func key(_ name: String) {
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes a string value, escaped per RFC 8259.
+    public mutating func string(_ value: String) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { utf8 in
+            for byte in utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+                case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+                case 0x0a: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+                case 0x0d: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+                case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+                case 0..<0x20:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+                default: bytes.append(byte)
+                }
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Writes an unsigned integer.
+    public mutating func number<T: UnsignedInteger & FixedWidthInteger>(_ value: T) {
+        separate()
+        appendDigits(UInt64(value))
+    }
+
+    /// Writes a signed integer.
+    public mutating func number<T: SignedInteger & FixedWidthInteger>(_ value: T) {
+        separate()
+        if value < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            appendDigits(UInt64(value.magnitude))
+        } else {
+            appendDigits(UInt64(value))
+        }
+    }
+
+    /// Writes a floating-point number (non-finite values become null, which JSON lacks).
+    public mutating func number(_ value: Double) {
+        separate()
+        guard value.isFinite else {
+            bytes.append(contentsOf: Array("null".utf8))
+            return
+        }
+        if value == value.rounded(), abs(value) < 1e15 {
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            appendDigits(UInt64(abs(value)))
+        } else {
+            bytes.append(contentsOf: Array(value.description.utf8))
+        }
+    }
+
+    /// Writes `true` or `false`.
+    public mutating func bool(_ value: Bool) {
+        separate()
+        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+    }
+
+    /// Writes `null`.
+    public mutating func null() {
+        separate()
+        bytes.append(contentsOf: [110, 117, 108, 108])
+    }
+
+    /// Writes an IP address as a JSON string without building a String for IPv4.
+    public mutating func address(_ address: IPAddress) {
+        guard address.family == .ipv4 else {
+            string(address.description)
+            return
+        }
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        let v = address.ipv4Value
+        appendDigits(UInt64(v >> 24)); bytes.append(UInt8(ascii: "."))
+        appendDigits(UInt64((v >> 16) & 0xff)); bytes.append(UInt8(ascii: "."))
+        appendDigits(UInt64((v >> 8) & 0xff)); bytes.append(UInt8(ascii: "."))
+        appendDigits(UInt64(v & 0xff))
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends pre-encoded JSON as one value (trusted: produced by this writer).
+    public mutating func raw(_ json: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: json)
+    }
+
+    @inline(__always)
+    private mutating func appendDigits(_ value: UInt64) {
+        if value < 10 {
+            bytes.append(UInt8(truncatingIfNeeded: value) + 48)
+            return
+        }
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits
+        var v = value
+        var count = 0
+        withUnsafeMutableBytes(of: &scratch) { buf in
+            while v > 0 {
+                count += 1
+                buf[24 - count] = UInt8(truncatingIfNeeded: v % 10) + 48
+                v /= 10
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(24 - count)...]))
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Sampling
+
+/// netstat's plain-text table (`netstat -tuanp`'s columns), for people and for
+/// scripts already written against netstat. Addresses are always numeric.
+public struct NetstatTable {
+    /// Whether to print the `PID/Program name` column.
+    public var showOwners: Bool
+
+    /// A table renderer.
+    public init(showOwners: Bool) {
+        self.showOwners = showOwners
+    }
+
+    /// The heading line.
+    public var header: String {
+        let base = pad("Proto", 5) + " Recv-Q Send-Q " + pad("Local Address", 23) + " "
+            + pad("Foreign Address", 23) + " " + pad("State", 11)
+        return showOwners ? base + " PID/Program name" : base.trimmingTrailingSpaces()
+    }
+
+    /// One socket as a line (without newline).
+    public func line(_ socket: Socket) -> String {
+        let proto = socket.proto.rawValue + (socket.family == .ipv6 ? "6" : "")
+        var text = pad(proto, 5) + " " + leftPad(String(socket.recvQ), 6) + " " + leftPad(String(socket.sendQ), 6) + " "
+        text += pad(Self.endpointText(socket.local), 23) + " " + pad(Self.endpointText(socket.remote), 23) + " "
+        text += pad(socket.stateName, 11)
+        if showOwners {
+            let owners = socket.processes.map { "\($0.pid)/\($0.name)" }
+            text += " " + (owners.isEmpty ? "-" : owners.joined(separator: ","))
+        }
+        return text.trimmingTrailingSpaces()
+    }
+
+    /// `address:port` as netstat prints it, with `*` for port 0.
+    public static func endpointText(_ endpoint: Endpoint) -> String {
+        endpoint.address.description + ":" + (endpoint.port == 0 ? "*" : String(endpoint.port))
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    private func leftPad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var copy = self
+        while copy.last == " " { copy.removeLast() }
+        return copy
+    }
+}

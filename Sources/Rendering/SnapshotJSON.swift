@@ -1,0 +1,45 @@
+import Sampling
+
+/// The document `netstatd snapshot --json` prints:
+/// `{"taken_at", "source", "problems", "sockets": [...]}`, written in pieces so a
+/// 200,000-socket snapshot never sits in memory twice.
+public enum SnapshotJSON {
+    /// Writes `snapshot` (only the sockets passing `include`), handing each filled
+    /// piece of roughly `chunkSize` bytes to `emit`.
+    public static func write(
+        _ snapshot: Snapshot, detail: SocketJSON.Detail, chunkSize: Int = 1 << 20,
+        include: (Socket) -> Bool = { _ in true }, emit: ([UInt8]) -> Void
+    ) {
+        var json = JSONWriter(capacity: chunkSize + 4096)
+        json.beginObject()
+        json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
+        json.key("duration_ms"); json.number((snapshot.duration * 1e6).rounded() / 1e3)
+        json.key("source"); json.string(snapshot.source.rawValue)
+        json.key("problems"); problems(snapshot.problems, to: &json)
+        json.key("sockets")
+        json.beginArray()
+        for socket in snapshot.sockets where include(socket) {
+            SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
+            if json.bytes.count >= chunkSize { emit(json.drain()) }
+        }
+        json.endArray()
+        json.endObject()
+        emit(json.drain() + [UInt8(ascii: "\n")])
+    }
+
+    /// Writes the `problems` object: what the sample could not read.
+    public static func problems(_ problems: SamplingProblems, to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("processes_vanished"); json.number(problems.processesVanished)
+        json.key("fd_directories_unreadable"); json.number(problems.fdDirectoriesUnreadable)
+        json.key("socket_tables_unreadable")
+        json.beginArray()
+        for table in problems.socketTablesUnreadable { json.string(table) }
+        json.endArray()
+        json.key("netlink_fell_back"); json.bool(problems.netlinkFellBack)
+        json.key("netlink_error")
+        if let error = problems.netlinkError { json.string(error) } else { json.null() }
+        json.key("malformed_lines"); json.number(problems.malformedLines)
+        json.endObject()
+    }
+}

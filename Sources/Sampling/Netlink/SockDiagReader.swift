@@ -1,0 +1,23 @@
+/// Reads the socket tables over NETLINK_SOCK_DIAG, one dump per (family, protocol),
+/// as `ss` does. The socket is kept open between samples.
+final class SockDiagReader {
+    private let socket: NetlinkSocket
+
+    /// Opens the netlink socket; throws when the kernel refuses NETLINK_SOCK_DIAG.
+    init() throws {
+        socket = try NetlinkSocket()
+    }
+
+    /// Appends every socket of one table to `sockets`.
+    func dump(
+        family: AddressFamily, proto: TransportProtocol, states: UInt32, tcpInfo: Bool,
+        into sockets: inout [Socket]
+    ) throws {
+        let payload = InetDiag.request(family: family, proto: proto, states: states, tcpInfo: tcpInfo)
+        try socket.dump(
+            type: InetDiag.messageType, payload: payload, what: "\(proto.rawValue)/\(family.rawValue)"
+        ) { message in
+            if let decoded = InetDiag.decode(message, proto: proto) { sockets.append(decoded) }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Dispatch
+import Glibc
+
+/// Finds which processes hold which sockets by walking `/proc/<pid>/fd` and reading
+/// each `socket:[inode]` link, as `ss -p` and `lsof` do.
+///
+/// This is the expensive part of a sample at scale, so it is made cheap three ways:
+/// - inodes are looked up in a hash table sized to the dump (ss's fixed-size table
+///   is why `ss -p` grows with the square of the socket count);
+/// - the walk is split across the CPUs;
+/// - between full walks, an fd whose cached socket is still alive is not read again
+///   (`readlinkat` is most of the cost); only new fds are. Every `fullWalkEvery`
+///   samples nothing is trusted from the cache, which catches an fd closed and
+///   reopened to another live socket between two samples.
+///
+/// Not thread-safe: one resolver belongs to one Collector, which samples serially.
+final class SocketOwnerResolver {
+    /// What is remembered about one process between samples.
+    private struct ProcessEntry: Sendable {
+        var startTime: UInt64
+        var name: String
+        /// fd number -> socket inode, for the fds that were sockets.
+        var socketFDs: [Int32: UInt64]
+    }
+
+    private let procRoot: String
+    private let fullWalkEvery: Int
+    private let workers: Int
+    private var cache: [Int32: ProcessEntry] = [:]
+    private var samplesSinceFullWalk = Int.max
+
+    /// A resolver over `procRoot`. `fullWalkEvery` 1 disables the cache (one-shot use).
+    init(procRoot: String, fullWalkEvery: Int, workers: Int = min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))) {
+        self.procRoot = procRoot
+        self.fullWalkEvery = max(1, fullWalkEvery)
+        self.workers = max(1, workers)
+    }
+
+    /// Fills `processes` of every socket in `sockets` whose inode some process holds,
+    /// and counts what could not be read in `problems`.
+    func resolve(_ sockets: inout [Socket], problems: inout SamplingProblems) {
+        var index = [UInt64: Int32](minimumCapacity: sockets.count)
+        for (position, socket) in sockets.enumerated() where socket.inode != 0 {
+            index[socket.inode] = Int32(position)
+        }
+        let useCache = samplesSinceFullWalk < fullWalkEvery - 1 && !cache.isEmpty
+        samplesSinceFullWalk = useCache ? samplesSinceFullWalk + 1 : 0
+
+        let pids: [Int32]
+        do {
+            pids = try listProcesses()
+        } catch {
+            problems.fdDirectoriesUnreadable += 1
+            return
+        }
+
+        let previous = useCache ? cache : [:]
+        let chunks = Swift.min(workers, Swift.max(1, pids.count / 64))
+        let results = UnsafeMutableBufferPointer<WalkResult>.allocate(capacity: chunks)
+        results.initialize(repeating: WalkResult())
+        defer { results.deinitialize(); results.deallocate() }
+        let procFD = open(procRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard procFD >= 0 else {
+            problems.fdDirectoriesUnreadable += 1
+            return
+        }
+        defer { close(procFD) }
+
+        // Each worker owns one slot of `results` and reads only immutable inputs.
+        nonisolated(unsafe) let slots = results
+        let alive = index
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            var result = WalkResult()
+            var i = chunk
+            while i < pids.count {
+                Self.walk(pid: pids[i], procFD: procFD, alive: alive, previous: previous[pids[i]], into: &result)
+                i += chunks
+            }
+            slots[chunk] = result
+        }
+
+        var newCache: [Int32: ProcessEntry] = [:]
+        newCache.reserveCapacity(cache.count + 16)
+        for result in results {
+            problems.processesVanished += result.vanished
+            problems.fdDirectoriesUnreadable += result.unreadable
+            for found in result.processes {
+                for (fd, inode) in found.entry.socketFDs {
+                    guard let position = index[inode] else { continue }
+                    sockets[Int(position)].processes.append(
+                        SocketOwner(pid: found.pid, startTime: found.entry.startTime, name: found.entry.name, fd: fd))
+                }
+                newCache[found.pid] = found.entry
+            }
+        }
+        for position in sockets.indices where sockets[position].processes.count > 1 {
+            sockets[position].processes.sort { ($0.pid, $0.fd) < ($1.pid, $1.fd) }
+        }
+        cache = newCache
+    }
+
+    private struct WalkResult {
+        var processes: [(pid: Int32, entry: ProcessEntry)] = []
+        var vanished = 0
+        var unreadable = 0
+    }
+
+    private func listProcesses() throws -> [Int32] {
+        guard let dir = opendir(procRoot) else {
+            throw SystemError(call: "opendir", subject: procRoot, errno: errno)
+        }
+        defer { closedir(dir) }
+        var pids: [Int32] = []
+        pids.reserveCapacity(1024)
+        while let entry = readdir(dir) {
+            let pid = withUnsafeBytes(of: entry.pointee.d_name) { Self.parseDecimal($0) }
+            if let pid, pid > 0 { pids.append(Int32(pid)) }
+        }
+        return pids
+    }
+
+    /// Reads one process's fds. A process that exits half way is counted as vanished
+    /// and contributes nothing, not a partial list.
+    private static func walk(
+        pid: Int32, procFD: Int32, alive: [UInt64: Int32], previous: ProcessEntry?, into result: inout WalkResult
+    ) {
+        // A cached entry is only trusted for the same process: same pid and start time.
+        var trusted: ProcessEntry? = nil
+        var stat: ProcPidStat? = nil
+        if let previous {
+            guard let current = readStat(pid: pid, procFD: procFD) else {
+                result.vanished += 1
+                return
+            }
+            stat = current
+            if current.startTime == previous.startTime { trusted = previous }
+        }
+
+        let fdDirFD = openat(procFD, "\(pid)/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fdDirFD >= 0 else {
+            if errno == ENOENT || errno == ESRCH { result.vanished += 1 } else { result.unreadable += 1 }
+            return
+        }
+        guard let dir = fdopendir(fdDirFD) else {
+            close(fdDirFD)
+            result.unreadable += 1
+            return
+        }
+        defer { closedir(dir) }
+
+        var socketFDs: [Int32: UInt64] = [:]
+        var link = [UInt8](repeating: 0, count: 64)
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else { break }
+            guard let fd = withUnsafeBytes(of: entry.pointee.d_name, { Self.parseDecimal($0) }) else { continue }
+            let fdNumber = Int32(truncatingIfNeeded: fd)
+            if let trusted, let inode = trusted.socketFDs[fdNumber], alive[inode] != nil {
+                socketFDs[fdNumber] = inode
+                continue
+            }
+            let length = link.withUnsafeMutableBytes { buf in
+                withUnsafeBytes(of: entry.pointee.d_name) { name in
+                    readlinkat(fdDirFD, name.baseAddress!.assumingMemoryBound(to: CChar.self),
+                               buf.baseAddress!.assumingMemoryBound(to: CChar.self), buf.count)
+                }
+            }
+            guard length > 0 else { continue }  // the fd closed meanwhile
+            if let inode = link.withUnsafeBytes({ Self.socketInode(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }) {
+                socketFDs[fdNumber] = inode
+            }
+        }
+        if errno == ENOENT || errno == ESRCH {
+            result.vanished += 1
+            return
+        }
+        guard !socketFDs.isEmpty else { return }
+        if stat == nil { stat = readStat(pid: pid, procFD: procFD) }
+        guard let stat else {
+            result.vanished += 1
+            return
+        }
+        result.processes.append((pid, ProcessEntry(startTime: stat.startTime, name: stat.name, socketFDs: socketFDs)))
+    }
+
+    private static func readStat(pid: Int32, procFD: Int32) -> ProcPidStat? {
+        guard let bytes = try? FileContents.bytes(at: procFD, "\(pid)/stat") else { return nil }
+        return ProcPidStat.parse(bytes)
+    }
+
+    /// The inode in a `socket:[12345]` link target, or nil for any other target.
+    static func socketInode(_ target: UnsafeRawBufferPointer) -> UInt64? {
+        // "socket:[" is 8 bytes; the shortest valid target is "socket:[1]".
+        guard target.count >= 10, target[0] == UInt8(ascii: "s"), target[6] == UInt8(ascii: ":"),
+              target[7] == UInt8(ascii: "["), target[target.count - 1] == UInt8(ascii: "]")
+        else { return nil }
+        var value: UInt64 = 0
+        for byte in target[8..<(target.count - 1)] {
+            guard byte >= 48 && byte <= 57 else { return nil }
+            value = value &* 10 &+ UInt64(byte - 48)
+        }
+        return value
+    }
+
+    /// The number in a NUL-terminated directory entry name made only of digits.
+    static func parseDecimal(_ name: UnsafeRawBufferPointer) -> Int? {
+        var value = 0
+        var digits = 0
+        for byte in name {
+            if byte == 0 { break }
+            guard byte >= 48 && byte <= 57, digits < 10 else { return nil }
+            value = value * 10 + Int(byte - 48)
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+}

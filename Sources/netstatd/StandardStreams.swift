@@ -1,0 +1,39 @@
+import Glibc
+
+/// Buffered writes to stdout with write(2). A closed pipe (`| head`) ends the
+/// output quietly instead of crashing on SIGPIPE.
+final class StandardOutput {
+    private var failed = false
+
+    init() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Writes all of `bytes`, retrying short writes and EINTR.
+    func write(_ bytes: [UInt8]) {
+        guard !failed else { return }
+        bytes.withUnsafeBytes { buf in
+            var offset = 0
+            while offset < buf.count {
+                let n = Glibc.write(1, buf.baseAddress! + offset, buf.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failed = true
+                    return
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// Nothing is buffered in user space; kept so callers state where output ends.
+    func flush() {}
+}
+
+/// One-line messages to stderr.
+enum StandardError {
+    static func line(_ text: String) {
+        let bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}

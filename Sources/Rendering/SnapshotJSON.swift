@@ -7,7 +7,7 @@ public enum SnapshotJSON {
     /// Writes `snapshot` (only the sockets passing `include`), handing each filled
     /// piece of roughly `chunkSize` bytes to `emit`.
     public static func write(
-        _ snapshot: Snapshot, detail: SocketJSON.Detail, chunkSize: Int = 1 << 20,
+        _ snapshot: Snapshot, detail: SocketJSON.Detail, chunkSize: Int = 1 << 18,
         include: (Socket) -> Bool = { _ in true }, emit: ([UInt8]) -> Void
     ) {
         var json = JSONWriter(capacity: chunkSize + 4096)

@@ -75,6 +75,9 @@ public final class Collector {
         let startedMonotonic = Clock.monotonicSeconds()
         var problems = SamplingProblems()
         var sockets: [Socket] = []
+        if let totals = ProcNetSockstat.read(procRoot: options.procRoot) {
+            sockets.reserveCapacity(totals.expectedSockets)
+        }
         var source: SocketSource = .netlink
 
         if wantsNetlink {

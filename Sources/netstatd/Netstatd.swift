@@ -7,7 +7,7 @@ struct Netstatd: ParsableCommand {
         commandName: "netstatd",
         abstract: "netstat as a service: sockets, owners and history over HTTP.",
         version: NetstatdVersion.string,
-        subcommands: [SnapshotCommand.self],
+        subcommands: [SnapshotCommand.self, BenchSamplerCommand.self],
         defaultSubcommand: nil)
 }
 

@@ -1,5 +1,5 @@
 /// One TCP or UDP socket as the kernel reports it, with the processes holding it.
-public struct Socket: Sendable, Hashable {
+public struct Socket: Sendable, Equatable {
     /// TCP or UDP.
     public var proto: TransportProtocol
     /// IPv4 or IPv6 (an IPv6 socket talking to an IPv4 peer stays IPv6, with a mapped address).
@@ -30,7 +30,13 @@ public struct Socket: Sendable, Hashable {
     /// The active timer (`ss -o`), when known.
     public var timer: SocketTimer?
     /// tcp_info, when asked for and the socket is TCP with a full socket behind it.
-    public var tcpInfo: TCPInfo?
+    /// Kept out of line: most samples do not ask for it, and inline it would triple
+    /// the size of every socket in a 200,000-socket snapshot.
+    public var tcpInfo: TCPInfo? {
+        get { tcpInfoBox?.value }
+        set { tcpInfoBox = newValue.map(TCPInfoBox.init) }
+    }
+    private var tcpInfoBox: TCPInfoBox?
     /// Every (process, fd) holding the socket; empty when no process does (TIME_WAIT, not yet accepted).
     public var processes: [SocketOwner]
 
@@ -56,7 +62,7 @@ public struct Socket: Sendable, Hashable {
         self.drops = drops
         self.boundInterface = boundInterface
         self.timer = timer
-        self.tcpInfo = tcpInfo
+        self.tcpInfoBox = tcpInfo.map(TCPInfoBox.init)
         self.processes = processes
     }
 
@@ -217,4 +223,11 @@ public struct TCPInfo: Sendable, Hashable {
         self.deliveryRate = deliveryRate
         self.notsentBytes = notsentBytes
     }
+}
+
+/// Immutable heap box for a socket's tcp_info (see `Socket.tcpInfo`).
+final class TCPInfoBox: Sendable, Equatable {
+    let value: TCPInfo
+    init(_ value: TCPInfo) { self.value = value }
+    static func == (a: TCPInfoBox, b: TCPInfoBox) -> Bool { a.value == b.value }
 }

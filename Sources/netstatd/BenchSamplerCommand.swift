@@ -1,18 +1,14 @@
-import ArgumentParser
 import Glibc
 import Sampling
 
 /// `netstatd bench-sampler`: what one steady-state daemon sample costs. Takes a warm-up
 /// sample, then `--samples` more with the owner cache on (as `serve` samples), and
 /// prints the CPU seconds per sample as JSON. Used by bench/snapshot; hidden from help.
-struct BenchSamplerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench-sampler", abstract: "Measure steady-state sampling cost.", shouldDisplay: false)
+enum BenchSamplerCommand {
+    static let specs = [OptionSpec(long: "samples", value: "N", help: "Samples to measure after the warm-up.")]
 
-    @Option(help: "Samples to measure after the warm-up.")
-    var samples = 10
-
-    func run() throws {
+    static func main(_ arguments: [String]) throws -> Int32 {
+        let samples = try parseOptions(arguments, specs: specs).integer("samples", in: 1...10_000) ?? 10
         var options = CollectorOptions()
         options.fullOwnerWalkEvery = 60
         let collector = Collector(options: options)
@@ -22,9 +18,10 @@ struct BenchSamplerCommand: ParsableCommand {
         for _ in 0..<max(1, samples) { sockets = collector.sample().sockets.count }
         let perSample = (cpuSeconds() - before) / Double(max(1, samples))
         print("{\"sockets\": \(sockets), \"steady_cpu_seconds_per_sample\": \(perSample)}")
+        return 0
     }
 
-    private func cpuSeconds() -> Double {
+    private static func cpuSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6

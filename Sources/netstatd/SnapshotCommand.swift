@@ -1,55 +1,61 @@
-import ArgumentParser
 import Glibc
 import Rendering
 import Sampling
 
 /// `netstatd snapshot`: one sample of the host's sockets, printed as netstat's table
 /// or as JSON. Flags follow netstat's where they make sense; output is always numeric.
-struct SnapshotCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "snapshot",
-        abstract: "Print every TCP and UDP socket once, like netstat -tuanp.",
-        discussion: """
-            Without -t or -u both protocols are shown; without -4 or -6 both families.
-            Without -a or -l only non-listening sockets are shown, as netstat does;
-            --json always includes every socket matching -t/-u/-4/-6/-l.
-            Examples:
-              netstatd snapshot -tlnp                 # listeners with their processes
-              netstatd snapshot --json | jq '.sockets[] | select(.state=="TIME_WAIT")'
-            """)
+enum SnapshotCommand {
+    static let specs: [OptionSpec] = [
+        OptionSpec(short: "t", long: "tcp", help: "TCP sockets."),
+        OptionSpec(short: "u", long: "udp", help: "UDP sockets."),
+        OptionSpec(short: "l", long: "listening", help: "Only listening sockets (TCP LISTEN, unconnected UDP)."),
+        OptionSpec(short: "a", long: "all", help: "Listening and non-listening sockets."),
+        OptionSpec(short: "p", long: "programs", help: "Show the PID/Program name column."),
+        OptionSpec(short: "n", long: "numeric", help: "Numeric output (always on; accepted for netstat habits)."),
+        OptionSpec(short: "4", long: "ipv4", help: "IPv4 sockets."),
+        OptionSpec(short: "6", long: "ipv6", help: "IPv6 sockets."),
+        OptionSpec(short: "i", long: "tcp-info", help: "Add tcp_info (rtt, cwnd, bytes) to JSON output."),
+        OptionSpec(short: "o", long: "timers", help: "Add timers (ss -o) to JSON output."),
+        OptionSpec(long: "json", help: "Print one JSON document {\"taken_at\", \"sockets\": [...]}."),
+        OptionSpec(long: "source", value: "SOURCE", help: "Where sockets are read from: auto, netlink or procfs."),
+        OptionSpec(long: "proc-root", value: "DIR", help: "The proc tree to read (default $PROC_ROOT or /proc)."),
+    ]
 
-    @Flag(name: [.customShort("t"), .long], help: "TCP sockets.")
-    var tcp = false
-    @Flag(name: [.customShort("u"), .long], help: "UDP sockets.")
-    var udp = false
-    @Flag(name: [.customShort("l"), .long], help: "Only listening sockets (TCP LISTEN, unconnected UDP).")
-    var listening = false
-    @Flag(name: [.customShort("a"), .long], help: "Listening and non-listening sockets.")
-    var all = false
-    @Flag(name: [.customShort("p"), .long], help: "Show the PID/Program name column.")
-    var programs = false
-    @Flag(name: [.customShort("n"), .long], help: "Numeric output (always on; accepted for netstat habits).")
-    var numeric = false
-    @Flag(name: [.customShort("4"), .customLong("ipv4")], help: "IPv4 sockets.")
-    var ipv4 = false
-    @Flag(name: [.customShort("6"), .customLong("ipv6")], help: "IPv6 sockets.")
-    var ipv6 = false
-    @Flag(name: [.customShort("i"), .customLong("tcp-info")], help: "Add tcp_info (rtt, cwnd, bytes) to JSON output.")
-    var tcpInfo = false
-    @Flag(name: [.customShort("o"), .customLong("timers")], help: "Add timers (ss -o) to JSON output.")
-    var timers = false
-    @Flag(name: .long, help: "Print one JSON document {\"taken_at\", \"sockets\": [...]}.")
-    var json = false
-    @Option(name: .long, help: "Where sockets are read from: auto, netlink or procfs.")
-    var source: CollectorOptions.Source = .auto
-    @Option(name: .customLong("proc-root"), help: "The proc tree to read (default $PROC_ROOT or /proc), e.g. a sosreport's proc/.")
-    var procRoot: String?
+    static let discussion = """
+        Without -t or -u both protocols are shown; without -4 or -6 both families.
+        Without -a or -l only non-listening sockets are shown, as netstat does;
+        --json lists every socket matching -t/-u/-4/-6/-l.
+        Examples:
+          netstatd snapshot -tlnp                 # listeners with their processes
+          netstatd snapshot --json | jq '.sockets[] | select(.state=="TIME_WAIT")'
+          netstatd snapshot --proc-root sosreport/proc -tuanp
+        """
 
-    mutating func run() throws {
+    static func main(_ arguments: [String]) throws -> Int32 {
+        let parsed = try parseOptions(arguments, specs: specs)
+        if parsed.has("help") {
+            print(helpText(usage: "netstatd snapshot [-tulapn46io] [--json] [--source SOURCE] [--proc-root DIR]",
+                           abstract: "Print every TCP and UDP socket once, like netstat -tuanp.",
+                           specs: specs, discussion: discussion))
+            return 0
+        }
+        let tcp = parsed.has("tcp"), udp = parsed.has("udp")
+        let ipv4 = parsed.has("ipv4"), ipv6 = parsed.has("ipv6")
+        let listening = parsed.has("listening"), all = parsed.has("all")
+        let programs = parsed.has("programs"), json = parsed.has("json")
+        let tcpInfo = parsed.has("tcp-info"), timers = parsed.has("timers")
+        let procRoot = parsed.value("proc-root")
+        var source = CollectorOptions.Source.auto
+        if let text = parsed.value("source") {
+            guard let chosen = CollectorOptions.Source(rawValue: text) else {
+                throw UsageError("--source \(text): expected auto, netlink or procfs")
+            }
+            source = chosen
+        }
         var options = CollectorOptions()
         options.procRoot = procRoot ?? CollectorOptions.defaultProcRoot(environment: currentEnvironment())
         guard let directory = opendir(options.procRoot) else {
-            throw ValidationError("--proc-root \(options.procRoot): not a directory; give the path of a proc tree such as /proc or sosreport/proc")
+            throw UsageError("--proc-root \(options.procRoot): not a directory; give the path of a proc tree such as /proc or sosreport/proc")
         }
         closedir(directory)
         options.source = source
@@ -82,6 +88,7 @@ struct SnapshotCommand: ParsableCommand {
             output.write(Array(text.utf8))
         }
         output.flush()
+        return 0
     }
 
     private static func title(listening: Bool, others: Bool) -> String {
@@ -93,7 +100,7 @@ struct SnapshotCommand: ParsableCommand {
     }
 
     /// Says on stderr what the sample could not read, so nothing is dropped silently.
-    private func reportProblems(_ snapshot: Snapshot) {
+    private static func reportProblems(_ snapshot: Snapshot) {
         let p = snapshot.problems
         var notes: [String] = []
         if p.netlinkFellBack { notes.append("netlink refused (\(p.netlinkError ?? "?")); read /proc/net instead") }
@@ -105,7 +112,6 @@ struct SnapshotCommand: ParsableCommand {
     }
 }
 
-extension CollectorOptions.Source: ExpressibleByArgument {}
 
 /// The process environment as a dictionary.
 func currentEnvironment() -> [String: String] {

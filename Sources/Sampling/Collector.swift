@@ -130,7 +130,18 @@ public final class Collector {
             return .netlink
         }
         var refused: [(TransportProtocol, AddressFamily)] = []
-        for (proto, family) in allTables {
+        var tables = allTables
+        if options.protocols.contains(.tcp) && options.families.count == 2 {
+            let before = sockets.count
+            do {
+                try diag.dumpTCPBothFamilies(states: stateMask(for: .tcp), tcpInfo: options.tcpInfo, into: &sockets)
+                tables.removeAll { $0.0 == .tcp }
+            } catch {
+                // Kernels without the compat request answer per family below.
+                sockets.removeSubrange(before...)
+            }
+        }
+        for (proto, family) in tables {
             let before = sockets.count
             do {
                 try diag.dump(family: family, proto: proto, states: stateMask(for: proto),

@@ -33,6 +33,25 @@ enum InetDiag {
         return bytes
     }
 
+    /// TCPDIAG_GETSOCK: the original inet_diag request type, kept by the kernel for
+    /// compatibility, which dumps TCP sockets of both families in one walk of the
+    /// socket hash (net/ipv4/inet_diag.c, inet_diag_dump_compat sets AF_UNSPEC). Two
+    /// SOCK_DIAG_BY_FAMILY dumps would walk the shared hash twice; `ss` uses it too.
+    static let compatTCPMessageType = UInt16(TCPDIAG_GETSOCK)
+
+    /// Builds the payload of a v1 `struct inet_diag_req` (60 bytes) for TCP, both families.
+    static func compatTCPRequest(states: UInt32, tcpInfo: Bool) -> [UInt8] {
+        var extensions = UInt8(1 << (Int(INET_DIAG_SKMEMINFO) - 1))
+        if tcpInfo { extensions |= UInt8(1 << (Int(INET_DIAG_INFO) - 1)) }
+        var bytes: [UInt8] = [UInt8(AF_INET), 0, 0, extensions]
+        bytes.append(contentsOf: repeatElement(0, count: 40))  // sockid: no filter
+        NetlinkMessage.append(UInt32.max, to: &bytes)  // INET_DIAG_NOCOOKIE
+        NetlinkMessage.append(UInt32.max, to: &bytes)
+        NetlinkMessage.append(states, to: &bytes)
+        NetlinkMessage.append(UInt32(0), to: &bytes)  // idiag_dbs
+        return bytes
+    }
+
     /// Decodes one reply payload (`struct inet_diag_msg` plus attributes) into a socket.
     /// Returns nil for a payload too short to be one.
     static func decode(_ payload: UnsafeRawBufferPointer, proto: TransportProtocol) -> Socket? {

@@ -8,6 +8,14 @@ final class SockDiagReader {
         socket = try NetlinkSocket()
     }
 
+    /// Appends every TCP socket of both families to `sockets` with one dump.
+    func dumpTCPBothFamilies(states: UInt32, tcpInfo: Bool, into sockets: inout [Socket]) throws {
+        let payload = InetDiag.compatTCPRequest(states: states, tcpInfo: tcpInfo)
+        try socket.dump(type: InetDiag.compatTCPMessageType, payload: payload, what: "tcp/both") { message in
+            if let decoded = InetDiag.decode(message, proto: .tcp) { sockets.append(decoded) }
+        }
+    }
+
     /// Appends every socket of one table to `sockets`.
     func dump(
         family: AddressFamily, proto: TransportProtocol, states: UInt32, tcpInfo: Bool,

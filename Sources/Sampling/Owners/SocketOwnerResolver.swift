@@ -8,10 +8,14 @@ import Glibc
 /// - inodes are looked up in a hash table sized to the dump (ss's fixed-size table
 ///   is why `ss -p` grows with the square of the socket count);
 /// - the walk is split across the CPUs;
-/// - between full walks, an fd whose cached socket is still alive is not read again
-///   (`readlinkat` is most of the cost); only new fds are. Every `fullWalkEvery`
-///   samples nothing is trusted from the cache, which catches an fd closed and
-///   reopened to another live socket between two samples.
+/// - between full walks, a sample in which every socket is already accounted for
+///   (its owners known, or known to have none we can see) does not walk at all: the
+///   cached owners are checked to be the same processes (pid and start time) and
+///   reused. When new sockets appear the fds are walked, but an fd whose cached
+///   socket is still alive is not read again (`readlinkat` is most of the cost).
+///   Every `fullWalkEvery` samples nothing is trusted from the cache, which catches
+///   an fd closed and reopened to another live socket, or a socket inherited by a
+///   forked child, between two samples.
 ///
 /// Not thread-safe: one resolver belongs to one Collector, which samples serially.
 final class SocketOwnerResolver {
@@ -27,6 +31,11 @@ final class SocketOwnerResolver {
     private let fullWalkEvery: Int
     private let workers: Int
     private var cache: [Int32: ProcessEntry] = [:]
+    /// Inodes held by some cached process.
+    private var attributed: Set<UInt64> = []
+    /// Inodes that the last walk found no process for (held in another pid
+    /// namespace, or not yet accepted): not new, so they do not force a walk.
+    private var unattributed: Set<UInt64> = []
     private var samplesSinceFullWalk = Int.max
 
     /// A resolver over `procRoot`. `fullWalkEvery` 1 disables the cache (one-shot use).
@@ -45,6 +54,9 @@ final class SocketOwnerResolver {
         }
         let useCache = samplesSinceFullWalk < fullWalkEvery - 1 && !cache.isEmpty
         samplesSinceFullWalk = useCache ? samplesSinceFullWalk + 1 : 0
+        if useCache && !sockets.contains(where: { $0.inode != 0 && !attributed.contains($0.inode) && !unattributed.contains($0.inode) }) {
+            if reuseCache(&sockets, index: index, problems: &problems) { return }
+        }
 
         let pids: [Int32]
         do {
@@ -97,6 +109,33 @@ final class SocketOwnerResolver {
             sockets[position].processes.sort { ($0.pid, $0.fd) < ($1.pid, $1.fd) }
         }
         cache = newCache
+        attributed = Set(newCache.values.flatMap { $0.socketFDs.values })
+        unattributed = Set(index.keys.filter { !attributed.contains($0) })
+    }
+
+    /// Attributes every socket from the cache after checking each cached process is
+    /// still the same one. False (and nothing attributed) when one has gone or been
+    /// replaced: its sockets may have passed to another process, so walk instead.
+    private func reuseCache(_ sockets: inout [Socket], index: [UInt64: Int32], problems: inout SamplingProblems) -> Bool {
+        let procFD = open(procRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard procFD >= 0 else { return false }
+        defer { close(procFD) }
+        for (pid, entry) in cache {
+            guard let stat = Self.readStat(pid: pid, procFD: procFD), stat.startTime == entry.startTime else {
+                return false
+            }
+        }
+        for (pid, entry) in cache {
+            for (fd, inode) in entry.socketFDs {
+                guard let position = index[inode] else { continue }
+                sockets[Int(position)].processes.append(
+                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd))
+            }
+        }
+        for position in sockets.indices where sockets[position].processes.count > 1 {
+            sockets[position].processes.sort { ($0.pid, $0.fd) < ($1.pid, $1.fd) }
+        }
+        return true
     }
 
     private struct WalkResult {

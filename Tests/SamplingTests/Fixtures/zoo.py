@@ -54,6 +54,13 @@ made["estab4"] = {"client": port(c4), "server": port(l_lo4), "unread": 1234}
 c6, a6 = pair(l_lo6, socket.AF_INET6, "::1")
 made["estab6"] = {"client": port(c6), "server": port(l_lo6)}
 
+# An IPv6 socket talking to IPv4: the dual-stack listener sees a v4-mapped peer.
+cm = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+cm.connect(("::ffff:127.0.0.1", port(l_any6)))
+am, _ = l_any6.accept()
+keep.extend([cm, am])
+made["mapped"] = {"client": port(cm), "server": port(l_any6)}
+
 # FIN_WAIT2 (client shut its writing side, still holds the fd) and CLOSE_WAIT (server
 # got the FIN and has not closed).
 cf, af = pair(l_any4, socket.AF_INET, "127.0.0.1")

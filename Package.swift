@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CNetlink", path: "CNetlink"),
         .target(name: "Sampling", dependencies: ["CNetlink"]),
         .target(name: "Rendering", dependencies: ["Sampling"]),
+        .target(name: "HTTP", dependencies: ["CHttp"]),
         .executableTarget(
             name: "netstatd",
             dependencies: ["Sampling", "Rendering"]),

@@ -23,9 +23,10 @@ let package = Package(
         .target(name: "Sampling", dependencies: ["CNetlink"]),
         .target(name: "Rendering", dependencies: ["Sampling"]),
         .target(name: "HTTP", dependencies: ["CHttp"]),
+        .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP"]),
         .executableTarget(
             name: "netstatd",
-            dependencies: ["Sampling", "Rendering"]),
+            dependencies: ["Sampling", "Rendering", "HTTP", "API"]),
         .testTarget(
             name: "SamplingTests",
             dependencies: ["Sampling", "Rendering"],

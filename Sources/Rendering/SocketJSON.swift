@@ -17,8 +17,12 @@ public enum SocketJSON {
         }
     }
 
-    /// Writes one socket as a JSON object.
-    public static func write(_ socket: Socket, user: String, detail: Detail, to json: inout JSONWriter) {
+    /// Writes one socket as a JSON object; `extra` adds fields of the caller's (a
+    /// listener's `exposure`) before it closes.
+    public static func write(
+        _ socket: Socket, user: String, detail: Detail, to json: inout JSONWriter,
+        extra: ((Socket, inout JSONWriter) -> Void)? = nil
+    ) {
         json.beginObject()
         json.key("proto"); json.string(socket.proto.rawValue)
         json.key("family"); json.string(socket.family.rawValue)
@@ -66,6 +70,7 @@ public enum SocketJSON {
             json.key("tcp")
             if let info = socket.tcpInfo { write(info, to: &json) } else { json.null() }
         }
+        extra?(socket, &json)
         json.endObject()
     }
 

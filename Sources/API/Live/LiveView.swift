@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Sampling
 
 /// The latest snapshot, shared by every request. Handlers never wait for the periodic
@@ -10,8 +10,8 @@ public final class LiveView: @unchecked Sendable {
     // @unchecked: `collector` is used only while holding `samplingLock`, and every
     // other stored property only while holding `stateLock`.
     private let collector: Collector
-    private let samplingLock = NSLock()
-    private let stateLock = NSLock()
+    private let samplingLock = Lock()
+    private let stateLock = Lock()
     private var latest: (snapshot: Snapshot, monotonic: Double)?
     private var stats = SamplerStats()
     private var listeners: [@Sendable (Snapshot) -> Void] = []

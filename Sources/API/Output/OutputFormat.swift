@@ -23,7 +23,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         guard let accept = accept?.lowercased() else { return .json }
         // First listed type we know wins; q-values are rare from scripts and ignored.
         for part in accept.split(separator: ",") {
-            let type = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let type = String(part.split(separator: ";").first ?? "").filter { $0 != " " && $0 != "\t" }
             switch type {
             case "application/json", "application/*", "*/*": return .json
             case "application/x-ndjson", "application/ndjson", "application/jsonl": return .ndjson
@@ -36,16 +36,3 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     }
 }
 
-extension Character {
-    fileprivate static let whitespaces: Set<Character> = [" ", "\t"]
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
-        String(self.drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}
-
-extension Set where Element == Character {
-    fileprivate static var whitespaces: Set<Character> { Character.whitespaces }
-}

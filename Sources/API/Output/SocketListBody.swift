@@ -8,7 +8,8 @@ public enum SocketListBody {
     /// The body bytes for `sockets` from `snapshot`.
     public static func render(
         _ sockets: ArraySlice<Socket>, total: Int, next: String?, snapshot: Snapshot,
-        format: OutputFormat, detail: SocketJSON.Detail
+        format: OutputFormat, detail: SocketJSON.Detail,
+        extra: ((Socket, inout JSONWriter) -> Void)? = nil
     ) -> [UInt8] {
         switch format {
         case .json:
@@ -20,7 +21,7 @@ public enum SocketListBody {
             json.key("items")
             json.beginArray()
             for socket in sockets {
-                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
+                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json, extra: extra)
             }
             json.endArray()
             json.key("next")
@@ -32,7 +33,7 @@ public enum SocketListBody {
             out.reserveCapacity(sockets.count * 300)
             for socket in sockets {
                 var json = JSONWriter(capacity: 512)
-                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
+                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json, extra: extra)
                 out += json.bytes
                 out.append(UInt8(ascii: "\n"))
             }

@@ -1,0 +1,18 @@
+/// What the API serves and to whom.
+public struct APIConfiguration: Sendable {
+    /// Bearer token every path but /healthz requires; nil serves without auth.
+    public var token: String?
+    /// Origin allowed to read the API from a browser (`Access-Control-Allow-Origin`), or `*`.
+    public var corsOrigin: String?
+    /// Serve process command lines (they can hold secrets).
+    public var exposeCommandLines = false
+    /// "Current" means a snapshot at most this many seconds old.
+    public var maxSnapshotAge = 1.0
+    /// The openapi.yaml text served at /openapi.yaml.
+    public var openAPIDocument: String = ""
+    /// Log one line per request to stderr.
+    public var logRequests = false
+
+    /// Defaults: no auth (loopback), no CORS.
+    public init() {}
+}

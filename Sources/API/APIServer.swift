@@ -1,0 +1,107 @@
+import Glibc
+import HTTP
+import Rendering
+import Sampling
+
+/// netstatd's HTTP API: the routes, and the one boundary where everything a handler
+/// throws becomes a problem+json response. `handle` is the whole API as a function,
+/// so tests can call it in-process as well as through the real server.
+public final class APIServer: Sendable {
+    private let router: Router<RouteHandler>
+    private let live: LiveView
+    private let configuration: APIConfiguration
+    private let startedAt = monotonicNow()
+
+    /// The API over `live`.
+    public init(live: LiveView, configuration: APIConfiguration) {
+        self.live = live
+        self.configuration = configuration
+        var router = Router<RouteHandler>()
+        router.add("GET", "/healthz", MetaRoutes.health)
+        router.add("GET", "/openapi.yaml", MetaRoutes.openAPI)
+        router.add("GET", "/api/v1/status", MetaRoutes.status)
+        router.add("GET", "/api/v1/connections", ConnectionRoutes.list)
+        router.add("GET", "/api/v1/listeners", ListenerRoutes.list)
+        router.add("GET", "/api/v1/ports/{port}", ConnectionRoutes.port)
+        router.add("GET", "/api/v1/processes", ProcessRoutes.list)
+        router.add("GET", "/api/v1/processes/{pid}", ProcessRoutes.one)
+        router.add("GET", "/api/v1/stats/states", StatsRoutes.states)
+        self.router = router
+    }
+
+    /// Answers one request. Never throws, never traps.
+    @Sendable public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        var response = route(request)
+        if let origin = configuration.corsOrigin {
+            response.setHeader("Access-Control-Allow-Origin", origin)
+            response.setHeader("Vary", "Origin")
+        }
+        response.setHeader("Cache-Control", "no-store")
+        if configuration.logRequests {
+            let line = "netstatd: \(request.remoteAddress) \(request.method) \(request.path) \(response.status) \(response.body.count)B\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
+        return response
+    }
+
+    private func route(_ request: HTTPRequest) -> HTTPResponse {
+        if request.method == "OPTIONS" && configuration.corsOrigin != nil {
+            // CORS preflight: browsers send it without credentials.
+            return HTTPResponse(status: 204, headers: [
+                ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+                ("Access-Control-Allow-Headers", "Authorization, Accept, Accept-Encoding"),
+                ("Access-Control-Max-Age", "600"),
+            ])
+        }
+        if let token = configuration.token, request.path != "/healthz", !Self.authorized(request, token: token) {
+            var response = Problem(
+                status: 401, title: "Unauthorized",
+                detail: "This netstatd requires a token: send 'Authorization: Bearer <token>' (curl -H \"Authorization: Bearer $NETSTATD_TOKEN\").",
+                slug: "unauthorized"
+            ).response(instance: request.path)
+            response.setHeader("WWW-Authenticate", "Bearer realm=\"netstatd\"")
+            return response
+        }
+        switch router.match(method: request.method, path: request.path) {
+        case .notFound:
+            return Problem.notFound("no such path: \(request.path); see /openapi.yaml for the paths netstatd serves")
+                .response(instance: request.path)
+        case .methodNotAllowed(let allowed):
+            var response = Problem(
+                status: 405, title: "Method not allowed",
+                detail: "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: ", ")).",
+                slug: "method-not-allowed"
+            ).response(instance: request.path)
+            response.setHeader("Allow", allowed.joined(separator: ", "))
+            return response
+        case .found(let handler, let parameters):
+            let context = RouteContext(
+                request: request, parameters: parameters, query: QueryParameters(request.query), live: live,
+                configuration: configuration, startedAt: startedAt)
+            do {
+                return try handler(context)
+            } catch let problem as Problem {
+                return problem.response(instance: request.path)
+            } catch {
+                return Problem(status: 500, title: "Internal error", detail: "\(error)", slug: "internal-error")
+                    .response(instance: request.path)
+            }
+        }
+    }
+
+    /// Compares the bearer token in constant time (no early exit on the first wrong byte).
+    static func authorized(_ request: HTTPRequest, token: String) -> Bool {
+        guard let header = request.header("Authorization") else { return false }
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix) else { return false }
+        let given = Array(header.dropFirst(prefix.count).utf8)
+        let expected = Array(token.utf8)
+        var difference = UInt8(given.count == expected.count ? 0 : 1)
+        for index in 0..<max(given.count, expected.count) {
+            let a = index < given.count ? given[index] : 0
+            let b = index < expected.count ? expected[index] : 0
+            difference |= a ^ b
+        }
+        return difference == 0
+    }
+}

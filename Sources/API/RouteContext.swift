@@ -1,0 +1,32 @@
+import HTTP
+import Sampling
+
+/// What a route handler is given: the request, its path parameters and query, and
+/// the live view to answer from.
+public struct RouteContext: Sendable {
+    /// The HTTP request.
+    public var request: HTTPRequest
+    /// Path parameters by name (`port` of `/api/v1/ports/{port}`).
+    public var parameters: [String: String]
+    /// The query string.
+    public var query: QueryParameters
+    /// The latest snapshots.
+    public var live: LiveView
+    /// The API's settings.
+    public var configuration: APIConfiguration
+    /// When the server started (monotonic seconds), for uptime.
+    public var startedAt: Double
+
+    /// The snapshot this request should describe: at most `maxSnapshotAge` old.
+    public func snapshot() -> Snapshot {
+        live.current(maxAge: configuration.maxSnapshotAge)
+    }
+
+    /// The format asked for by `format=` or `Accept`.
+    public func format() throws -> OutputFormat {
+        try OutputFormat.negotiate(query: query, accept: request.header("Accept"))
+    }
+}
+
+/// A route handler: answers or throws a `Problem`.
+public typealias RouteHandler = @Sendable (RouteContext) throws -> HTTPResponse

@@ -1,0 +1,33 @@
+import HTTP
+import Rendering
+import Sampling
+
+/// `GET /api/v1/listeners`: every listening TCP socket and bound UDP socket (netstat -nlp),
+/// with owners, accept queue and how exposed it is.
+enum ListenerRoutes {
+    static let parameters = ["proto", "family", "port", "local_addr", "pid", "process", "user", "format", "info"]
+
+    static func list(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(parameters)
+        var filter = try ConnectionFilter(query: context.query)
+        filter.listening = true
+        let detail = try ConnectionRoutes.detail(context.query)
+        let format = try context.format()
+        let snapshot = context.snapshot()
+        let matched = snapshot.sockets.filter { filter.matches($0, userName: snapshot.userName) }
+        let body = SocketListBody.render(
+            matched[...], total: matched.count, next: nil, snapshot: snapshot, format: format, detail: detail,
+            extra: writeExposure)
+        return HTTPResponse(status: 200, contentType: format.contentType, body: body)
+    }
+
+    /// Adds `exposure` (all, loopback, address) to a listener's JSON. A `::` socket
+    /// without v6only also takes IPv4, which `also_ipv4` says.
+    static func writeExposure(_ socket: Socket, _ json: inout JSONWriter) {
+        json.key("exposure"); json.string(Exposure(boundTo: socket.local.address).rawValue)
+        if socket.family == .ipv6 && socket.local.address.isUnspecified {
+            json.key("also_ipv4")
+            if let v6only = socket.v6only { json.bool(!v6only) } else { json.null() }
+        }
+    }
+}

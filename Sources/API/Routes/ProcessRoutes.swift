@@ -1,0 +1,77 @@
+import HTTP
+import Rendering
+import Sampling
+
+/// `GET /api/v1/processes` and `GET /api/v1/processes/{pid}`.
+enum ProcessRoutes {
+    /// Every process holding sockets: name, user, listening ports, counts by state.
+    static func list(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["process", "user", "format"])
+        _ = try context.query.choice("format", ["json"])
+        let name = try context.query.string("process")
+        let user = try context.query.string("user")
+        let snapshot = context.snapshot()
+        let processes = ProcessSummary.all(in: snapshot).filter {
+            (name == nil || $0.name == name) && (user == nil || $0.user == user || String($0.uid) == user)
+        }
+        var json = JSONWriter(capacity: 256 + processes.count * 200)
+        json.beginObject()
+        json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
+        json.key("count"); json.number(processes.count)
+        json.key("items"); json.beginArray()
+        for process in processes { write(process, to: &json) }
+        json.endArray()
+        json.key("next"); json.null()
+        json.endObject()
+        return .json(json)
+    }
+
+    /// One process and its sockets; 404 when no such process holds a socket.
+    static func one(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["info"])
+        let text = context.parameters["pid"] ?? ""
+        guard let pid = Int32(text), pid > 0 else {
+            throw Problem.badParameter("pid", text, accepts: "a process id (a positive integer)")
+        }
+        let detail = try ConnectionRoutes.detail(context.query)
+        let snapshot = context.snapshot()
+        guard let summary = ProcessSummary.all(in: snapshot).first(where: { $0.pid == pid }) else {
+            throw Problem.notFound("no process with pid \(pid) holds a TCP or UDP socket (it may hold none, or have exited); see /api/v1/processes")
+        }
+        var json = JSONWriter(capacity: 4096)
+        json.beginObject()
+        json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
+        json.key("process"); write(summary, to: &json)
+        json.key("sockets"); json.beginArray()
+        for socket in snapshot.sockets where socket.processes.contains(where: { $0.pid == pid }) {
+            SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
+        }
+        json.endArray()
+        json.endObject()
+        return .json(json)
+    }
+
+    static func write(_ process: ProcessSummary, to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("pid"); json.number(process.pid)
+        json.key("start_time"); json.number(process.startTime)
+        json.key("name"); json.string(process.name)
+        json.key("uid"); json.number(process.uid)
+        json.key("user"); json.string(process.user)
+        json.key("sockets"); json.number(process.socketCount)
+        json.key("listening"); json.beginArray()
+        for entry in process.listening {
+            json.beginObject()
+            json.key("proto"); json.string(entry.proto.rawValue)
+            json.key("port"); json.number(entry.port)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("states"); json.beginObject()
+        for (state, count) in process.states.sorted(by: { $0.key < $1.key }) {
+            json.key(state); json.number(count)
+        }
+        json.endObject()
+        json.endObject()
+    }
+}

@@ -1,0 +1,221 @@
+import API
+import Glibc
+import HTTP
+import Sampling
+
+/// `netstatd serve`: samples on an interval and answers the HTTP API until SIGTERM/SIGINT.
+enum ServeCommand {
+    static let specs: [OptionSpec] = [
+        OptionSpec(long: "listen", value: "HOST:PORT", help: "Address to listen on (default 127.0.0.1:7878; [::1]:7878 for IPv6)."),
+        OptionSpec(long: "db", value: "PATH", help: "SQLite file for history (default ./netstatd.db)."),
+        OptionSpec(long: "interval", value: "SECONDS", help: "Seconds between samples (default 5)."),
+        OptionSpec(long: "token-file", value: "PATH", help: "File holding the bearer token (or set NETSTATD_TOKEN)."),
+        OptionSpec(long: "insecure-no-auth", help: "Serve a non-loopback address without a token."),
+        OptionSpec(long: "tls-cert", value: "PATH", help: "PEM certificate: serve HTTPS."),
+        OptionSpec(long: "tls-key", value: "PATH", help: "PEM private key for --tls-cert."),
+        OptionSpec(long: "cors-origin", value: "ORIGIN", help: "Let a dashboard on ORIGIN (or *) read the API."),
+        OptionSpec(long: "expose-cmdline", help: "Serve process command lines (they can hold secrets)."),
+        OptionSpec(long: "proc-root", value: "DIR", help: "The proc tree to read (default $PROC_ROOT or /proc)."),
+        OptionSpec(long: "threads", value: "N", help: "HTTP worker threads (default: number of CPUs, at least 2)."),
+        OptionSpec(long: "log-requests", help: "Log one line per request to stderr."),
+    ]
+
+    static func main(_ arguments: [String]) throws -> Int32 {
+        let parsed = try parseOptions(arguments, specs: specs)
+        if parsed.has("help") {
+            print(helpText(usage: "netstatd serve [--listen HOST:PORT] [--interval SECONDS] [options]",
+                           abstract: "Sample sockets on an interval and serve them as JSON over HTTP.", specs: specs,
+                           discussion: "Examples:\n  netstatd serve\n  curl -s localhost:7878/api/v1/listeners | jq\n  NETSTATD_TOKEN=s3cret netstatd serve --listen 0.0.0.0:7878"))
+            return 0
+        }
+        let environment = currentEnvironment()
+        let (host, port) = try parseListen(parsed.value("listen") ?? "127.0.0.1:7878")
+        let interval = Double(parsed.value("interval") ?? "5") ?? -1
+        guard interval >= 0.1 && interval <= 3600 else {
+            throw UsageError("--interval \(parsed.value("interval") ?? ""): expected seconds from 0.1 to 3600")
+        }
+
+        var api = APIConfiguration()
+        api.corsOrigin = parsed.value("cors-origin")
+        api.exposeCommandLines = parsed.has("expose-cmdline")
+        api.logRequests = parsed.has("log-requests")
+        api.openAPIDocument = OpenAPIDocument.yaml
+        if let path = parsed.value("token-file") {
+            guard let text = try? readText(path) else { throw UsageError("--token-file \(path): cannot be read") }
+            let token = text.trimmingWhitespace()
+            guard !token.isEmpty else { throw UsageError("--token-file \(path): the file is empty") }
+            api.token = token
+        } else if let token = environment["NETSTATD_TOKEN"]?.trimmingWhitespace(), !token.isEmpty {
+            api.token = token
+        }
+        let loopback = host == "127.0.0.1" || host == "::1" || host == "[::1]" || host.hasPrefix("127.") || host == "localhost"
+        if !loopback && api.token == nil && !parsed.has("insecure-no-auth") {
+            throw UsageError("listening on \(host) exposes socket and process data beyond this host: give a token (--token-file PATH or NETSTATD_TOKEN), or --insecure-no-auth if that is really meant")
+        }
+
+        var http = HTTPServerConfiguration()
+        http.host = host == "localhost" ? "127.0.0.1" : host
+        http.port = port
+        http.threads = try parsed.integer("threads", in: 1...64) ?? max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        switch (parsed.value("tls-cert"), parsed.value("tls-key")) {
+        case (nil, nil): break
+        case let (cert?, key?):
+            guard let certificate = try? readText(cert) else { throw UsageError("--tls-cert \(cert): cannot be read") }
+            guard let privateKey = try? readText(key) else { throw UsageError("--tls-key \(key): cannot be read") }
+            http.tlsCertificatePEM = certificate
+            http.tlsKeyPEM = privateKey
+        default:
+            throw UsageError("--tls-cert and --tls-key go together")
+        }
+
+        var options = CollectorOptions()
+        options.procRoot = parsed.value("proc-root") ?? CollectorOptions.defaultProcRoot(environment: environment)
+        options.tcpInfo = true
+        // The owner cache is trusted for about a minute, then everything is walked again.
+        options.fullOwnerWalkEvery = max(2, Int(60 / interval))
+        APIVersion.string = NetstatdVersion.string
+        let live = LiveView(collector: Collector(options: options))
+
+        // Signals are taken by sigwait on this thread; every thread started after this
+        // inherits the blocked mask, so none of them is interrupted by them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let first = live.refresh()
+        let apiServer = APIServer(live: live, configuration: api)
+        let server = HTTPServer(configuration: http, handler: apiServer.handle)
+        do {
+            try server.start()
+        } catch {
+            StandardError.line("netstatd serve: \(error)")
+            return 1
+        }
+        let scheme = http.tlsCertificatePEM == nil ? "http" : "https"
+        let shownHost = http.host.contains(":") ? "[\(http.host)]" : http.host
+        StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
+        if parsed.value("db") != nil {
+            StandardError.line("netstatd: --db is accepted; history is not recorded by this version yet")
+        }
+        let sampler = Sampler(live: live, interval: interval)
+        sampler.start()
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        StandardError.line("netstatd: signal \(received), stopping")
+        sampler.stop()
+        server.stop()
+        return 0
+    }
+
+    /// Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`.
+    static func parseListen(_ text: String) throws -> (String, UInt16) {
+        var host = "127.0.0.1"
+        var portText = text
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw UsageError("--listen \(text): expected [IPV6]:PORT") }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            portText = String(text[text.index(after: close)...].dropFirst())
+        } else if let colon = text.lastIndex(of: ":") {
+            let before = String(text[..<colon])
+            if before.contains(":") { throw UsageError("--listen \(text): put an IPv6 address in brackets, e.g. [::1]:7878") }
+            if !before.isEmpty { host = before }
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard let port = UInt16(portText) else {
+            throw UsageError("--listen \(text): the port must be a number from 0 to 65535")
+        }
+        return (host, port)
+    }
+}
+
+/// Takes a sample every `interval` seconds on its own thread, so requests never wait
+/// for one unless the newest is older than they allow.
+final class Sampler: @unchecked Sendable {
+    // @unchecked: `stopping` is guarded by `mutex`; `live` is itself thread-safe.
+    private let live: LiveView
+    private let interval: Double
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    private var stopping = false
+    private var thread: pthread_t?
+
+    init(live: LiveView, interval: Double) {
+        self.live = live
+        self.interval = interval
+        pthread_mutex_init(&mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(&wake, &attributes)
+    }
+
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var handle = pthread_t()
+        pthread_create(&handle, nil, { context in
+            let sampler = Unmanaged<Sampler>.fromOpaque(context!).takeRetainedValue()
+            sampler.loop()
+            return nil
+        }, context)
+        thread = handle
+    }
+
+    /// Stops the loop and waits for it (at most the sample in flight).
+    func stop() {
+        pthread_mutex_lock(&mutex)
+        stopping = true
+        pthread_cond_signal(&wake)
+        pthread_mutex_unlock(&mutex)
+        if let thread { pthread_join(thread, nil) }
+    }
+
+    private func loop() {
+        var next = monotonicTimespec()
+        while true {
+            next = adding(interval, to: next)
+            pthread_mutex_lock(&mutex)
+            while !stopping && pthread_cond_timedwait(&wake, &mutex, &next) != ETIMEDOUT {}
+            let done = stopping
+            pthread_mutex_unlock(&mutex)
+            if done { return }
+            live.refresh()
+            // After a long sample, start the next interval from now rather than firing at once.
+            let now = monotonicTimespec()
+            if now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec) { next = now }
+        }
+    }
+
+    private func monotonicTimespec() -> timespec {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return now
+    }
+
+    private func adding(_ seconds: Double, to time: timespec) -> timespec {
+        var result = time
+        let whole = Int(seconds)
+        result.tv_sec += whole
+        result.tv_nsec += Int((seconds - Double(whole)) * 1e9)
+        if result.tv_nsec >= 1_000_000_000 {
+            result.tv_sec += 1
+            result.tv_nsec -= 1_000_000_000
+        }
+        return result
+    }
+}
+
+/// The whole text of a file.
+func readText(_ path: String) throws -> String {
+    try FileContents.text(atPath: path)
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}

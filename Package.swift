@@ -27,9 +27,17 @@ let package = Package(
         .executableTarget(
             name: "netstatd",
             dependencies: ["Sampling", "Rendering", "HTTP", "API"]),
+        // Shared by the test targets: commands, namespaces, the socket zoo, ss parsing.
+        .target(
+            name: "TestSupport", dependencies: ["Sampling"], path: "Tests/TestSupport",
+            resources: [.copy("zoo.py")]),
         .testTarget(
             name: "SamplingTests",
-            dependencies: ["Sampling", "Rendering"],
+            dependencies: ["Sampling", "Rendering", "TestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "APITests",
+            dependencies: ["API", "HTTP", "Sampling", "TestSupport"],
             resources: [.copy("Fixtures")]),
     ]
 )

@@ -9,7 +9,7 @@ public struct APIConfiguration: Sendable {
     /// "Current" means a snapshot at most this many seconds old.
     public var maxSnapshotAge = 1.0
     /// The openapi.yaml text served at /openapi.yaml.
-    public var openAPIDocument: String = ""
+    public var openAPIDocument: String = OpenAPIDocument.yaml
     /// Log one line per request to stderr.
     public var logRequests = false
 

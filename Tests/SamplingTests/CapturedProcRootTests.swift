@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 @testable import Sampling
 
@@ -16,7 +17,7 @@ final class CapturedProcRoot {
         let fm = FileManager.default
         try fm.createDirectory(at: root.appendingPathComponent("net"), withIntermediateDirectories: true)
         for name in ["tcp", "tcp6", "udp", "udp6", "sockstat", "sockstat6"] {
-            try fm.copyItem(at: TestEnvironment.fixtures.appendingPathComponent("proc/net/\(name)"),
+            try fm.copyItem(at: Fixtures.root.appendingPathComponent("proc/net/\(name)"),
                             to: root.appendingPathComponent("net/\(name)"))
         }
         let process = root.appendingPathComponent("4242")
@@ -38,7 +39,7 @@ struct CapturedProcRootTests {
     /// Inode of the fixture's 127.0.0.1 listener (first LISTEN line of proc/net/tcp).
     private func listenerInode() throws -> UInt64 {
         var malformed = 0
-        let bytes = Array(try Data(contentsOf: TestEnvironment.fixtures.appendingPathComponent("proc/net/tcp")))
+        let bytes = Array(try Data(contentsOf: Fixtures.root.appendingPathComponent("proc/net/tcp")))
         let sockets = ProcNetSockets.parse(bytes, proto: .tcp, family: .ipv4, malformed: &malformed)
         return try #require(sockets.first { $0.state == .listen && $0.local.address.isLoopback }?.inode)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Sampling
+import TestSupport
 import Testing
 
 /// The socket zoo in a private namespace, read by `netstatd snapshot` and by `ss`,

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Sampling
 
@@ -6,7 +7,7 @@ import Testing
 /// `ss -tuanp` (Fixtures/proc), and older-kernel lines with odd content (Fixtures/proc-old).
 struct ProcNetSocketsTests {
     private func fixture(_ path: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: TestEnvironment.fixtures.appendingPathComponent(path)))
+        Array(try Data(contentsOf: Fixtures.root.appendingPathComponent(path)))
     }
 
     private func parse(_ path: String, _ proto: TransportProtocol, _ family: AddressFamily) throws -> (sockets: [Socket], malformed: Int) {
@@ -18,7 +19,7 @@ struct ProcNetSocketsTests {
     @Test("every table of the captured zoo matches what ss printed at the same moment")
     func capturedZooMatchesSS() throws {
         var problems = SamplingProblems()
-        let root = TestEnvironment.fixtures.appendingPathComponent("proc").path
+        let root = Fixtures.root.appendingPathComponent("proc").path
         let sockets = ProcNetSockets.read(procRoot: root, problems: &problems)
         #expect(problems.isEmpty)
         let ss = SocketRow.parseSS(String(decoding: try fixture("proc/ss-tuanp.txt"), as: UTF8.self))

@@ -2,29 +2,28 @@ import Foundation
 import Glibc
 
 /// Facts about where the tests run, for skipping with a reason instead of failing.
-enum TestEnvironment {
+public enum TestEnvironment {
     /// True when running as root (CI does): namespaces and other users' fds need it.
-    static var isRoot: Bool { geteuid() == 0 }
+    public static var isRoot: Bool { geteuid() == 0 }
 
     /// True when `name` is an executable on PATH.
-    static func hasTool(_ name: String) -> Bool {
+    public static func hasTool(_ name: String) -> Bool {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         return path.split(separator: ":").contains { access("\($0)/\(name)", X_OK) == 0 }
     }
 
     /// Namespace tests need root, `ip`, `ss` and python3 (which builds the socket zoo).
-    static var canUseNamespaces: Bool {
+    public static var canUseNamespaces: Bool {
         isRoot && hasTool("ip") && hasTool("ss") && hasTool("python3")
     }
 
     /// The root of the package, found from this file's path.
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
 
     /// The built `netstatd` executable beside the test bundle (swift build --build-tests
     /// builds it too), or `NETSTATD_BIN` when set.
-    static var netstatdBinary: String? {
+    public static var netstatdBinary: String? {
         if let explicit = ProcessInfo.processInfo.environment["NETSTATD_BIN"] { return explicit }
         var candidates: [String] = []
         let bundleDir = Bundle.main.bundleURL.path
@@ -36,23 +35,23 @@ enum TestEnvironment {
         return candidates.first { access($0, X_OK) == 0 }
     }
 
-    /// The fixture folder copied into the test bundle.
-    static var fixtures: URL {
-        Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+    /// The socket zoo script (Tests/TestSupport/zoo.py).
+    public static var zooScript: String {
+        Bundle.module.url(forResource: "zoo", withExtension: "py")!.path
     }
 }
 
 /// The result of running a command to completion.
-struct CommandResult {
-    var status: Int32
-    var stdout: Data
-    var stderr: String
-    var text: String { String(decoding: stdout, as: UTF8.self) }
+public struct CommandResult {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: String
+    public var text: String { String(decoding: stdout, as: UTF8.self) }
 }
 
 /// Runs `arguments[0]` with the rest as arguments, waits at most `timeout` seconds.
 @discardableResult
-func run(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {
+public func run(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -88,7 +87,8 @@ func run(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {
 }
 
 /// A command that could not be run or did not finish.
-struct CommandError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
+public struct CommandError: Error, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
 }

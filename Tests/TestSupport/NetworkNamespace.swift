@@ -3,38 +3,38 @@ import Glibc
 
 /// A private network namespace made for one test and deleted after it. Only its own
 /// loopback is ever sent traffic.
-final class NetworkNamespace {
-    let name: String
+public final class NetworkNamespace {
+    public let name: String
 
     /// Creates `nsd-<tag>-<pid>` with its loopback up.
-    init(tag: String) throws {
+    public init(tag: String) throws {
         name = "nsd-\(tag)-\(getpid())"
-        _ = try? SamplingTests.run(["ip", "netns", "del", name])
-        let added = try SamplingTests.run(["ip", "netns", "add", name])
+        _ = try? TestSupport.run(["ip", "netns", "del", name])
+        let added = try TestSupport.run(["ip", "netns", "add", name])
         guard added.status == 0 else { throw CommandError(message: "ip netns add \(name): \(added.stderr)") }
-        let up = try SamplingTests.run(["ip", "-n", name, "link", "set", "lo", "up"])
+        let up = try TestSupport.run(["ip", "-n", name, "link", "set", "lo", "up"])
         guard up.status == 0 else { throw CommandError(message: "ip link set lo up in \(name): \(up.stderr)") }
     }
 
     deinit {
-        _ = try? SamplingTests.run(["ip", "netns", "del", name])
+        _ = try? TestSupport.run(["ip", "netns", "del", name])
     }
 
     /// Runs a command inside the namespace.
-    func run(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {
-        try SamplingTests.run(["ip", "netns", "exec", name] + arguments, timeout: timeout)
+    public func run(_ arguments: [String], timeout: Double = 30) throws -> CommandResult {
+        try TestSupport.run(["ip", "netns", "exec", name] + arguments, timeout: timeout)
     }
 }
 
 /// The socket zoo (Fixtures/zoo.py) running inside a namespace until stopped.
-final class SocketZoo {
+public final class SocketZoo {
     private let process = Process()
     private let input = Pipe()
     /// What zoo.py said it made: ports by role and the two pids.
-    let made: [String: Any]
+    public let made: [String: Any]
 
-    init(in namespace: NetworkNamespace) throws {
-        let script = TestEnvironment.fixtures.appendingPathComponent("zoo.py").path
+    public init(in namespace: NetworkNamespace) throws {
+        let script = TestEnvironment.zooScript
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ip", "netns", "exec", namespace.name, "python3", script]
         let output = Pipe()
@@ -58,11 +58,11 @@ final class SocketZoo {
     }
 
     /// The port zoo.py recorded under `group` / `key`.
-    func port(_ group: String, _ key: String) -> Int {
+    public func port(_ group: String, _ key: String) -> Int {
         ((made[group] as? [String: Any])?[key] as? Int) ?? -1
     }
 
-    func stop() {
+    public func stop() {
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()
     }

@@ -3,25 +3,31 @@ import Sampling
 
 /// One socket reduced to what `ss -tuanp` and `netstatd snapshot --json` both show,
 /// so the two can be compared field by field.
-struct SocketRow: Hashable, CustomStringConvertible {
-    var proto: String
-    var state: UInt8
-    var local: String
-    var remote: String
-    var recvQ: Int
-    var sendQ: Int
-    var pids: [Int]
+public struct SocketRow: Hashable, CustomStringConvertible {
+    /// A row from its fields.
+    public init(proto: String, state: UInt8, local: String, remote: String, recvQ: Int, sendQ: Int, pids: [Int]) {
+        self.proto = proto; self.state = state; self.local = local; self.remote = remote
+        self.recvQ = recvQ; self.sendQ = sendQ; self.pids = pids
+    }
+
+    public var proto: String
+    public var state: UInt8
+    public var local: String
+    public var remote: String
+    public var recvQ: Int
+    public var sendQ: Int
+    public var pids: [Int]
 
     /// Matching key: a socket is known by its protocol and its two endpoints.
-    var key: String { "\(proto) \(local) \(remote)" }
+    public var key: String { "\(proto) \(local) \(remote)" }
 
-    var description: String {
+    public var description: String {
         "\(proto) \(SocketState(rawValue: state)?.netstatName ?? "?") \(local) -> \(remote) q=\(recvQ)/\(sendQ) pids=\(pids)"
     }
 
     /// Normalizes `addr:port` text: brackets dropped, `*` port is 0, ss's `*` host
     /// (a dual-stack `::` socket) is `::`.
-    static func endpoint(_ text: Substring) -> String {
+    public static func endpoint(_ text: Substring) -> String {
         guard let colon = text.lastIndex(of: ":") else { return String(text) }
         var host = String(text[..<colon])
         let portText = text[text.index(after: colon)...]
@@ -33,7 +39,7 @@ struct SocketRow: Hashable, CustomStringConvertible {
     }
 
     /// Parses `ss -tuanp` output.
-    static func parseSS(_ text: String) -> [SocketRow] {
+    public static func parseSS(_ text: String) -> [SocketRow] {
         var rows: [SocketRow] = []
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -54,7 +60,7 @@ struct SocketRow: Hashable, CustomStringConvertible {
     }
 
     /// Parses the `sockets` of `netstatd snapshot --json`.
-    static func parseSnapshot(_ data: Data) throws -> [SocketRow] {
+    public static func parseSnapshot(_ data: Data) throws -> [SocketRow] {
         let document = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         let sockets = document?["sockets"] as? [[String: Any]] ?? []
         return sockets.map { socket in

@@ -18,11 +18,13 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", path: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Header-only: the kernel's netlink/inet_diag headers, which Glibc's Swift module lacks.
         .systemLibrary(name: "CNetlink", path: "CNetlink"),
         .target(name: "Sampling", dependencies: ["CNetlink"]),
         .target(name: "Rendering", dependencies: ["Sampling"]),
-        .target(name: "HTTP", dependencies: ["CHttp"]),
+        .target(name: "HTTP", dependencies: ["CHttp", "CZlib"]),
         .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP"]),
         .executableTarget(
             name: "netstatd",

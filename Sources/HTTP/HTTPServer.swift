@@ -173,7 +173,13 @@ public final class HTTPServer: @unchecked Sendable {
         request.headers = collected.items
         request.remoteAddress = Self.addressText(netstatd_mhd_client_address(connection))
         request.body = body
-        let response = handler(request)
+        var response = handler(request)
+        if response.body.count >= Gzip.minimumSize, response.header("Content-Encoding") == nil,
+           Gzip.accepted(by: request.header("Accept-Encoding")), let compressed = Gzip.compress(response.body) {
+            response.body = compressed
+            response.setHeader("Content-Encoding", "gzip")
+            response.setHeader("Vary", [response.header("Vary"), "Accept-Encoding"].compactMap { $0 }.joined(separator: ", "))
+        }
         return queue(response, on: connection)
     }
 

@@ -83,7 +83,6 @@ enum ServeCommand {
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let first = live.refresh()
         let apiServer = APIServer(live: live, configuration: api)
         let server = HTTPServer(configuration: http, handler: apiServer.handle)
         do {
@@ -92,6 +91,8 @@ enum ServeCommand {
             StandardError.line("netstatd serve: \(error)")
             return 1
         }
+        // Sampled once the listener exists, so even the first snapshot shows it.
+        let first = live.refresh()
         let scheme = http.tlsCertificatePEM == nil ? "http" : "https"
         let shownHost = http.host.contains(":") ? "[\(http.host)]" : http.host
         StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")

@@ -276,6 +276,20 @@ struct LiveEndpointTests {
         #expect(throws: HTTPServerError.self) { try HTTPServer(configuration: http) { _ in HTTPResponse.text("") }.start() }
     }
 
+    @Test("large bodies are gzip-compressed when the client asks, as curl --compressed does")
+    func gzip() throws {
+        let pairs = try (0..<5).map { _ in try LoopbackPair() }
+        defer { pairs.forEach { $0.close() } }
+        let server = try LiveServer()
+        let compressed = try server.get("/api/v1/connections", ["--compressed"])
+        #expect(compressed.headers["content-encoding"] == "gzip")
+        #expect(compressed.status == 200 && compressed.items.count >= 15)
+        let plain = try server.get("/api/v1/connections")
+        #expect(plain.headers["content-encoding"] == nil)
+        let refused = try server.get("/api/v1/connections", ["-H", "Accept-Encoding: gzip;q=0"])
+        #expect(refused.headers["content-encoding"] == nil)
+    }
+
     @Test func openAPIEmbeddedMatchesTheFile() throws {
         let file = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         #expect(OpenAPIDocument.yaml.trimmingCharacters(in: .newlines) == file.trimmingCharacters(in: .newlines),

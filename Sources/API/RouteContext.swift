@@ -22,6 +22,12 @@ public struct RouteContext: Sendable {
         live.current(maxAge: configuration.maxSnapshotAge)
     }
 
+    /// The sockets of `snapshot` passing `filter`, using the snapshot's port index.
+    public func matching(_ filter: ConnectionFilter, in snapshot: Snapshot) -> [Int] {
+        let index = (filter.port ?? filter.localPort ?? filter.remotePort) == nil ? nil : live.portIndex(for: snapshot)
+        return filter.matchingIndices(in: snapshot, portIndex: index)
+    }
+
     /// The format asked for by `format=` or `Accept`.
     public func format() throws -> OutputFormat {
         try OutputFormat.negotiate(query: query, accept: request.header("Accept"))

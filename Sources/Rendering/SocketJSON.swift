@@ -20,7 +20,7 @@ public enum SocketJSON {
     /// Writes one socket as a JSON object; `extra` adds fields of the caller's (a
     /// listener's `exposure`) before it closes.
     public static func write(
-        _ socket: Socket, user: String, detail: Detail, to json: inout JSONWriter,
+        _ socket: borrowing Socket, user: String, detail: Detail, to json: inout JSONWriter,
         extra: ((Socket, inout JSONWriter) -> Void)? = nil
     ) {
         json.beginObject()
@@ -53,13 +53,15 @@ public enum SocketJSON {
         if let drops = socket.drops { json.number(drops) } else { json.null() }
         json.key("processes")
         json.beginArray()
-        for owner in socket.processes {
-            json.beginObject()
-            json.key("pid"); json.number(owner.pid)
-            json.key("name"); json.string(owner.name)
-            json.key("fd"); json.number(owner.fd)
-            json.key("start_time"); json.number(owner.startTime)
-            json.endObject()
+        socket.processes.withUnsafeBufferPointer { owners in
+            for index in owners.indices {
+                json.beginObject()
+                json.key("pid"); json.number(owners[index].pid)
+                json.key("name"); json.string(owners[index].name)
+                json.key("fd"); json.number(owners[index].fd)
+                json.key("start_time"); json.number(owners[index].startTime)
+                json.endObject()
+            }
         }
         json.endArray()
         if detail.timer {
@@ -70,7 +72,7 @@ public enum SocketJSON {
             json.key("tcp")
             if let info = socket.tcpInfo { write(info, to: &json) } else { json.null() }
         }
-        extra?(socket, &json)
+        if let extra { extra(copy socket, &json) }
         json.endObject()
     }
 

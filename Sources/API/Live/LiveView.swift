@@ -13,6 +13,7 @@ public final class LiveView: @unchecked Sendable {
     private let samplingLock = Lock()
     private let stateLock = Lock()
     private var latest: (snapshot: Snapshot, monotonic: Double)?
+    private var latestPortIndex: PortIndex?
     private var stats = SamplerStats()
     private var listeners: [@Sendable (Snapshot) -> Void] = []
 
@@ -44,6 +45,16 @@ public final class LiveView: @unchecked Sendable {
 
     /// The newest snapshot, however old, or nil before the first sample.
     public var newest: Snapshot? { stateLock.withLock { latest?.snapshot } }
+
+    /// The port index of `snapshot`, built on first use and shared while it is the newest.
+    public func portIndex(for snapshot: Snapshot) -> PortIndex {
+        if let cached = stateLock.withLock({ latestPortIndex }), cached.takenAt == snapshot.takenAt { return cached }
+        let built = PortIndex(snapshot)
+        stateLock.withLock {
+            if latest?.snapshot.takenAt == snapshot.takenAt { latestPortIndex = built }
+        }
+        return built
+    }
 
     /// Counters about sampling, for /api/v1/status and /healthz.
     public var samplerStats: SamplerStats { stateLock.withLock { stats } }

@@ -29,7 +29,8 @@ public enum StateCounts {
     ) -> [Row] {
         struct Key: Hashable { var group: String?; var proto: TransportProtocol; var state: String }
         var counts: [Key: Int] = [:]
-        for socket in snapshot.sockets where filter.matches(socket, userName: snapshot.userName) {
+        for index in filter.matchingIndices(in: snapshot) {
+            let socket = snapshot.sockets[index]
             let groups: [String?]
             switch grouping {
             case nil: groups = [nil]

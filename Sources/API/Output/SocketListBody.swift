@@ -5,23 +5,32 @@ import Sampling
 /// `{"taken_at", "count", "items", "next"}`, NDJSON (one socket a line), CSV, or
 /// netstat's table.
 public enum SocketListBody {
-    /// The body bytes for `sockets` from `snapshot`.
+    /// The body bytes for the sockets of `snapshot` at `indices`.
     public static func render(
-        _ sockets: ArraySlice<Socket>, total: Int, next: String?, snapshot: Snapshot,
+        _ indices: [Int], total: Int, next: String?, snapshot: Snapshot,
         format: OutputFormat, detail: SocketJSON.Detail,
         extra: ((Socket, inout JSONWriter) -> Void)? = nil
     ) -> [UInt8] {
+        snapshot.sockets.withUnsafeBufferPointer { sockets in
+            render(indices, sockets, total: total, next: next, snapshot: snapshot, format: format, detail: detail, extra: extra)
+        }
+    }
+
+    private static func render(
+        _ indices: [Int], _ all: UnsafeBufferPointer<Socket>, total: Int, next: String?, snapshot: Snapshot,
+        format: OutputFormat, detail: SocketJSON.Detail, extra: ((Socket, inout JSONWriter) -> Void)?
+    ) -> [UInt8] {
         switch format {
         case .json:
-            var json = JSONWriter(capacity: 256 + sockets.count * 300)
+            var json = JSONWriter(capacity: 256 + indices.count * 300)
             json.beginObject()
             json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
-            json.key("count"); json.number(sockets.count)
+            json.key("count"); json.number(indices.count)
             json.key("total"); json.number(total)
             json.key("items")
             json.beginArray()
-            for socket in sockets {
-                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json, extra: extra)
+            for index in indices {
+                SocketJSON.write(all[index], user: snapshot.userName(all[index].uid), detail: detail, to: &json, extra: extra)
             }
             json.endArray()
             json.key("next")
@@ -30,17 +39,18 @@ public enum SocketListBody {
             return json.bytes
         case .ndjson:
             var out: [UInt8] = []
-            out.reserveCapacity(sockets.count * 300)
-            for socket in sockets {
+            out.reserveCapacity(indices.count * 300)
+            for index in indices {
                 var json = JSONWriter(capacity: 512)
-                SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json, extra: extra)
+                SocketJSON.write(all[index], user: snapshot.userName(all[index].uid), detail: detail, to: &json, extra: extra)
                 out += json.bytes
                 out.append(UInt8(ascii: "\n"))
             }
             return out
         case .csv:
             var text = "proto,family,state,local_address,local_port,remote_address,remote_port,recv_q,send_q,uid,user,inode,pids,processes\n"
-            for socket in sockets {
+            for index in indices {
+                let socket = all[index]
                 let pids = socket.processes.map { String($0.pid) }.joined(separator: " ")
                 let names = socket.processes.map(\.name).joined(separator: " ")
                 let fields: [String] = [
@@ -56,7 +66,7 @@ public enum SocketListBody {
         case .table:
             let table = NetstatTable(showOwners: true)
             var text = table.header + "\n"
-            for socket in sockets { text += table.line(socket) + "\n" }
+            for index in indices { text += table.line(all[index]) + "\n" }
             return Array(text.utf8)
         }
     }

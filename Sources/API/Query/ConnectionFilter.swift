@@ -88,20 +88,49 @@ public struct ConnectionFilter: Sendable {
         return matcher
     }
 
+    /// Positions in `snapshot.sockets` of the sockets passing every filter.
+    ///
+    /// Sockets are read in place through a buffer pointer and never copied: a copy
+    /// retains the socket's owner array, and HTTP threads retaining the same shared
+    /// objects fight over their reference counts (measured: 85% of CPU under wrk).
+    /// With a port filter and the snapshot's `PortIndex`, only the sockets on that
+    /// port are examined.
+    public func matchingIndices(in snapshot: Snapshot, portIndex: PortIndex? = nil) -> [Int] {
+        let uids = user.map { name in Set(snapshot.userNames.filter { $0.value == name }.keys + (UInt32(name).map { [$0] } ?? [])) }
+        var result: [Int] = []
+        let narrowed = portIndex.flatMap { index in (port ?? localPort ?? remotePort).map { index.sockets(usingPort: $0) } }
+        snapshot.sockets.withUnsafeBufferPointer { sockets in
+            if let narrowed {
+                for index in narrowed where matches(at: index, in: sockets, uids: uids) { result.append(index) }
+            } else {
+                for index in sockets.indices where matches(at: index, in: sockets, uids: uids) { result.append(index) }
+            }
+        }
+        return result
+    }
+
     /// True when `socket` passes every filter. `userName` resolves the socket's uid.
     public func matches(_ socket: Socket, userName: (UInt32) -> String) -> Bool {
-        if let protocols, !protocols.contains(socket.proto) { return false }
-        if let families, !families.contains(socket.family) { return false }
-        if let states, !states.contains(socket.state) { return false }
-        if let port, socket.local.port != port && socket.remote.port != port { return false }
-        if let localPort, socket.local.port != localPort { return false }
-        if let remotePort, socket.remote.port != remotePort { return false }
-        if let localAddress, !localAddress.matches(socket.local.address) { return false }
-        if let remoteAddress, !remoteAddress.matches(socket.remote.address) { return false }
-        if let pid, !socket.processes.contains(where: { $0.pid == pid }) { return false }
-        if let process, !socket.processes.contains(where: { $0.name == process }) { return false }
-        if let user, userName(socket.uid) != user && String(socket.uid) != user { return false }
-        if let listening, socket.isListening != listening { return false }
+        let uids: Set<UInt32>? = user.map { name in userName(socket.uid) == name || String(socket.uid) == name ? [socket.uid] : [] }
+        return [socket].withUnsafeBufferPointer { matches(at: 0, in: $0, uids: uids) }
+    }
+
+    /// The filter test on `sockets[index]`, read in place; `uids` are the uids the
+    /// `user` filter allows (nil: no user filter).
+    @inline(__always)
+    private func matches(at index: Int, in sockets: UnsafeBufferPointer<Socket>, uids: Set<UInt32>?) -> Bool {
+        if let protocols, !protocols.contains(sockets[index].proto) { return false }
+        if let families, !families.contains(sockets[index].family) { return false }
+        if let states, !states.contains(sockets[index].state) { return false }
+        if let port, sockets[index].local.port != port && sockets[index].remote.port != port { return false }
+        if let localPort, sockets[index].local.port != localPort { return false }
+        if let remotePort, sockets[index].remote.port != remotePort { return false }
+        if let localAddress, !localAddress.matches(sockets[index].local.address) { return false }
+        if let remoteAddress, !remoteAddress.matches(sockets[index].remote.address) { return false }
+        if let pid, !sockets[index].processes.contains(where: { $0.pid == pid }) { return false }
+        if let process, !sockets[index].processes.contains(where: { $0.name == process }) { return false }
+        if let uids, !uids.contains(sockets[index].uid) { return false }
+        if let listening, sockets[index].isListening != listening { return false }
         return true
     }
 }

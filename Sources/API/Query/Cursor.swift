@@ -13,7 +13,7 @@ public struct SocketCursor: Sendable, Comparable {
     let inode: UInt64
 
     /// The sort key of `socket`.
-    public init(_ socket: Socket) {
+    public init(_ socket: borrowing Socket) {
         proto = socket.proto == .tcp ? 0 : 1
         family = socket.family == .ipv4 ? 0 : 1
         localHigh = socket.local.address.high
@@ -55,17 +55,20 @@ public struct SocketCursor: Sendable, Comparable {
 
 /// Cuts one page out of a list of sockets.
 public enum Paging {
-    /// The page after `cursor` of at most `limit` sockets, and the cursor of the next
-    /// page (nil on the last). Without limit and cursor the list is returned whole, in
-    /// kernel order, unsorted (sorting 200,000 sockets per request costs for nothing).
-    public static func page(_ sockets: [Socket], limit: Int?, cursor: SocketCursor?) -> (ArraySlice<Socket>, String?) {
-        guard limit != nil || cursor != nil else { return (sockets[...], nil) }
-        var keyed = sockets.map { (SocketCursor($0), $0) }
+    /// The page after `cursor` of at most `limit` of the sockets at `indices`, and the
+    /// cursor of the next page (nil on the last). Without limit and cursor the list is
+    /// returned whole, in kernel order, unsorted (sorting 200,000 sockets per request
+    /// costs for nothing).
+    public static func page(_ indices: [Int], of sockets: [Socket], limit: Int?, cursor: SocketCursor?) -> ([Int], String?) {
+        guard limit != nil || cursor != nil else { return (indices, nil) }
+        var keyed: [(SocketCursor, Int)] = sockets.withUnsafeBufferPointer { buffer in
+            indices.map { (SocketCursor(buffer[$0]), $0) }
+        }
         if let cursor { keyed.removeAll { !(cursor < $0.0) } }
         keyed.sort { $0.0 < $1.0 }
         let size = limit ?? keyed.count
         let page = keyed.prefix(size)
         let next = keyed.count > size ? page.last.map { $0.0.text } : nil
-        return (ArraySlice(page.map(\.1)), next)
+        return (page.map(\.1), next)
     }
 }

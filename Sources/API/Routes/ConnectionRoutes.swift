@@ -15,8 +15,8 @@ enum ConnectionRoutes {
         let detail = try Self.detail(context.query)
         let format = try context.format()
         let snapshot = context.snapshot()
-        let matched = snapshot.sockets.filter { filter.matches($0, userName: snapshot.userName) }
-        let (page, next) = Paging.page(matched, limit: limit, cursor: cursor)
+        let matched = context.matching(filter, in: snapshot)
+        let (page, next) = Paging.page(matched, of: snapshot.sockets, limit: limit, cursor: cursor)
         let body = SocketListBody.render(
             page, total: matched.count, next: next, snapshot: snapshot, format: format, detail: detail)
         return HTTPResponse(status: 200, contentType: format.contentType, body: body)
@@ -36,7 +36,8 @@ enum ConnectionRoutes {
         let snapshot = context.snapshot()
         var listeners: [Socket] = []
         var connections: [Socket] = []
-        for socket in snapshot.sockets where filter.matches(socket, userName: snapshot.userName) {
+        for index in context.matching(filter, in: snapshot) {
+            let socket = snapshot.sockets[index]
             if socket.isListening && socket.local.port == port {
                 listeners.append(socket)
             } else {

@@ -14,9 +14,9 @@ enum ListenerRoutes {
         let detail = try ConnectionRoutes.detail(context.query)
         let format = try context.format()
         let snapshot = context.snapshot()
-        let matched = snapshot.sockets.filter { filter.matches($0, userName: snapshot.userName) }
+        let matched = context.matching(filter, in: snapshot)
         let body = SocketListBody.render(
-            matched[...], total: matched.count, next: nil, snapshot: snapshot, format: format, detail: detail,
+            matched, total: matched.count, next: nil, snapshot: snapshot, format: format, detail: detail,
             extra: writeExposure)
         return HTTPResponse(status: 200, contentType: format.contentType, body: body)
     }

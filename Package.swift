@@ -25,10 +25,11 @@ let package = Package(
         .target(name: "Sampling", dependencies: ["CNetlink"]),
         .target(name: "Rendering", dependencies: ["Sampling"]),
         .target(name: "HTTP", dependencies: ["CHttp", "CZlib"]),
-        .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP"]),
+        .target(name: "Store", dependencies: ["CSQLite", "Sampling"]),
+        .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP", "Store"]),
         .executableTarget(
             name: "netstatd",
-            dependencies: ["Sampling", "Rendering", "HTTP", "API"]),
+            dependencies: ["Sampling", "Rendering", "HTTP", "API", "Store"]),
         // Shared by the test targets: commands, namespaces, the socket zoo, ss parsing.
         .target(
             name: "TestSupport", dependencies: ["Sampling"], path: "Tests/TestSupport",
@@ -39,7 +40,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "APITests",
-            dependencies: ["API", "HTTP", "Sampling", "TestSupport"],
+            dependencies: ["API", "HTTP", "Sampling", "Store", "TestSupport"],
             resources: [.copy("Fixtures")]),
     ]
 )

@@ -11,11 +11,13 @@ public final class APIServer: Sendable {
     private let live: LiveView
     private let configuration: APIConfiguration
     private let startedAt = monotonicNow()
+    private let history: HistoryAccess?
 
-    /// The API over `live`.
-    public init(live: LiveView, configuration: APIConfiguration) {
+    /// The API over `live`, and over `history` when it is recorded.
+    public init(live: LiveView, configuration: APIConfiguration, history: HistoryAccess? = nil) {
         self.live = live
         self.configuration = configuration
+        self.history = history
         var router = Router<RouteHandler>()
         router.add("GET", "/healthz", MetaRoutes.health)
         router.add("GET", "/openapi.yaml", MetaRoutes.openAPI)
@@ -26,6 +28,11 @@ public final class APIServer: Sendable {
         router.add("GET", "/api/v1/processes", ProcessRoutes.list)
         router.add("GET", "/api/v1/processes/{pid}", ProcessRoutes.one)
         router.add("GET", "/api/v1/stats/states", StatsRoutes.states)
+        router.add("GET", "/api/v1/history/connections", HistoryRoutes.connections)
+        router.add("GET", "/api/v1/history/states", HistoryRoutes.states)
+        router.add("GET", "/api/v1/history/ports/{port}", HistoryRoutes.port)
+        router.add("GET", "/api/v1/history/samples", HistoryRoutes.samples)
+        router.add("GET", "/api/v1/events", HistoryRoutes.events)
         self.router = router
     }
 
@@ -77,7 +84,7 @@ public final class APIServer: Sendable {
         case .found(let handler, let parameters):
             let context = RouteContext(
                 request: request, parameters: parameters, query: QueryParameters(request.query), live: live,
-                configuration: configuration, startedAt: startedAt)
+                configuration: configuration, startedAt: startedAt, history: history)
             do {
                 return try handler(context)
             } catch let problem as Problem {

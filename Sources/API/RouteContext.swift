@@ -16,6 +16,8 @@ public struct RouteContext: Sendable {
     public var configuration: APIConfiguration
     /// When the server started (monotonic seconds), for uptime.
     public var startedAt: Double
+    /// The history file, when one is recorded.
+    public var history: HistoryAccess?
 
     /// The snapshot this request should describe: at most `maxSnapshotAge` old.
     public func snapshot() -> Snapshot {

@@ -2,12 +2,16 @@ import API
 import Glibc
 import HTTP
 import Sampling
+import Store
 
 /// `netstatd serve`: samples on an interval and answers the HTTP API until SIGTERM/SIGINT.
 enum ServeCommand {
     static let specs: [OptionSpec] = [
         OptionSpec(long: "listen", value: "HOST:PORT", help: "Address to listen on (default 127.0.0.1:7878; [::1]:7878 for IPv6)."),
         OptionSpec(long: "db", value: "PATH", help: "SQLite file for history (default ./netstatd.db)."),
+        OptionSpec(long: "no-history", help: "Keep no history (live endpoints only)."),
+        OptionSpec(long: "retention", value: "DURATION", help: "Keep raw history this long (default 7d)."),
+        OptionSpec(long: "series-retention", value: "DURATION", help: "Keep downsampled state counts this long (default 90d)."),
         OptionSpec(long: "interval", value: "SECONDS", help: "Seconds between samples (default 5)."),
         OptionSpec(long: "token-file", value: "PATH", help: "File holding the bearer token (or set NETSTATD_TOKEN)."),
         OptionSpec(long: "insecure-no-auth", help: "Serve a non-loopback address without a token."),
@@ -76,6 +80,22 @@ enum ServeCommand {
         APIVersion.string = NetstatdVersion.string
         let live = LiveView(collector: Collector(options: options))
 
+        var recorder: Recorder?
+        var history: HistoryAccess?
+        if !parsed.has("no-history") {
+            let path = parsed.value("db") ?? "./netstatd.db"
+            var retention = Retention()
+            if let text = parsed.value("retention") { retention.rawSeconds = try parseDuration(text, option: "retention") }
+            if let text = parsed.value("series-retention") { retention.seriesSeconds = try parseDuration(text, option: "series-retention") }
+            do {
+                recorder = try Recorder(path: path, version: NetstatdVersion.string, retention: retention)
+            } catch {
+                StandardError.line("netstatd serve: cannot use --db \(path): \(error)")
+                return 1
+            }
+            history = HistoryAccess(readers: ReaderPool(path: path), status: RecorderStatus(), path: path)
+        }
+
         // Signals are taken by sigwait on this thread; every thread started after this
         // inherits the blocked mask, so none of them is interrupted by them.
         var signals = sigset_t()
@@ -83,7 +103,7 @@ enum ServeCommand {
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let apiServer = APIServer(live: live, configuration: api)
+        let apiServer = APIServer(live: live, configuration: api, history: history)
         let server = HTTPServer(configuration: http, handler: apiServer.handle)
         do {
             try server.start()
@@ -96,10 +116,10 @@ enum ServeCommand {
         let scheme = http.tlsCertificatePEM == nil ? "http" : "https"
         let shownHost = http.host.contains(":") ? "[\(http.host)]" : http.host
         StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
-        if parsed.value("db") != nil {
-            StandardError.line("netstatd: --db is accepted; history is not recorded by this version yet")
-        }
-        let sampler = Sampler(live: live, interval: interval)
+        if let history { StandardError.line("netstatd: recording history in \(history.path)") }
+        let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status) }
+        writer?.record(first)
+        let sampler = Sampler(live: live, interval: interval) { writer?.record($0) }
         sampler.start()
 
         var received: Int32 = 0
@@ -137,14 +157,16 @@ final class Sampler: @unchecked Sendable {
     // @unchecked: `stopping` is guarded by `mutex`; `live` is itself thread-safe.
     private let live: LiveView
     private let interval: Double
+    private let onSample: (Snapshot) -> Void
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     private var stopping = false
     private var thread: pthread_t?
 
-    init(live: LiveView, interval: Double) {
+    init(live: LiveView, interval: Double, onSample: @escaping (Snapshot) -> Void) {
         self.live = live
         self.interval = interval
+        self.onSample = onSample
         pthread_mutex_init(&mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -181,7 +203,7 @@ final class Sampler: @unchecked Sendable {
             let done = stopping
             pthread_mutex_unlock(&mutex)
             if done { return }
-            live.refresh()
+            onSample(live.refresh())
             // After a long sample, start the next interval from now rather than firing at once.
             let now = monotonicTimespec()
             if now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec) { next = now }
@@ -218,5 +240,54 @@ extension String {
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
         return String(scalars)
+    }
+}
+
+/// Parses `7d`, `12h`, `30m`, `90s` or seconds.
+func parseDuration(_ text: String, option: String) throws -> Double {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
+    if let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()), amount > 0 { return amount * scale }
+    if let seconds = Double(text), seconds > 0 { return seconds }
+    throw UsageError("--\(option) \(text): expected a duration such as 7d, 12h, 30m")
+}
+
+/// Writes samples to history on the sampler thread. A failed write (disk full, file
+/// unwritable) is logged once, shown by /healthz and /status, and retried with the
+/// next sample: the Recorder keeps what it last wrote, so nothing is lost but the
+/// samples taken while writing was impossible.
+final class HistoryWriter {
+    private let recorder: Recorder
+    private let status: RecorderStatus
+
+    init(recorder: Recorder, status: RecorderStatus) {
+        self.recorder = recorder
+        self.status = status
+    }
+
+    func record(_ snapshot: Snapshot) {
+        var started = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &started)
+        do {
+            try recorder.record(snapshot)
+            var ended = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ended)
+            let seconds = Double(ended.tv_sec - started.tv_sec) + Double(ended.tv_nsec - started.tv_nsec) / 1e9
+            let recovered = status.current.lastError != nil
+            status.update {
+                $0.written += 1
+                $0.lastError = nil
+                $0.lastWriteSeconds = seconds
+                $0.lastWrittenAt = snapshot.takenAt
+            }
+            if recovered { StandardError.line("netstatd: history writes resumed") }
+        } catch {
+            let message = "\(error)"
+            let first = status.current.lastError != message
+            status.update {
+                $0.failed += 1
+                $0.lastError = message
+            }
+            if first { StandardError.line("netstatd: cannot write history (\(message)); sampling and live answers go on, writing is retried every sample") }
+        }
     }
 }

@@ -4,11 +4,14 @@ import Sampling
 
 /// `GET /api/v1/connections` (netstat -tuanp) and `GET /api/v1/ports/{port}` (lsof -i :PORT).
 enum ConnectionRoutes {
-    static let listParameters = ConnectionFilter.parameterNames + ["limit", "cursor", "info", "format"]
+    static let listParameters = ConnectionFilter.parameterNames + ["limit", "cursor", "info", "format", "at"]
 
     /// The socket list, filtered and paged, in any output format.
     static func list(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(listParameters)
+        if let at = try context.query.time("at", now: Clock.now()) {
+            return try HistoryRoutes.connectionsAt(context, at: at)
+        }
         let filter = try ConnectionFilter(query: context.query)
         let limit = try context.query.integer("limit", in: 1...1_000_000)
         let cursor = try Self.cursor(context.query)

@@ -1,6 +1,8 @@
 import HTTP
 import Rendering
+import Glibc
 import Sampling
+import Store
 
 /// `/healthz`, `/api/v1/status` and `/openapi.yaml`.
 enum MetaRoutes {
@@ -12,16 +14,21 @@ enum MetaRoutes {
         if problems.socketTablesUnreadable.count >= 4 {
             reasons.append("no socket table could be read: \(problems.socketTablesUnreadable.joined(separator: "; "))")
         }
+        let failing = !reasons.isEmpty
+        // History that cannot be written degrades the service but sampling still works.
+        if let error = context.history?.status.current.lastError {
+            reasons.append("history is not being written: \(error)")
+        }
         var json = JSONWriter(capacity: 256)
         json.beginObject()
-        json.key("status"); json.string(reasons.isEmpty ? "ok" : "failing")
+        json.key("status"); json.string(failing ? "failing" : reasons.isEmpty ? "ok" : "degraded")
         json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
         json.key("sockets"); json.number(snapshot.sockets.count)
         json.key("reasons"); json.beginArray()
         for reason in reasons { json.string(reason) }
         json.endArray()
         json.endObject()
-        return .json(json, status: reasons.isEmpty ? 200 : 503)
+        return .json(json, status: failing ? 503 : 200)
     }
 
     /// Version, uptime, the last sample's time and cost, and what went wrong.
@@ -48,6 +55,29 @@ enum MetaRoutes {
             json.null()
         }
         json.key("auth"); json.bool(context.configuration.token != nil)
+        json.key("history")
+        if let history = context.history {
+            let writer = history.status.current
+            json.beginObject()
+            json.key("path"); json.string(history.path)
+            json.key("size_bytes"); json.number(fileSize(history.path) + fileSize(history.path + "-wal"))
+            let figures = try? history.readers.withReader { try $0.figures() }
+            json.key("samples"); json.number(figures?.samples ?? 0)
+            json.key("connections"); json.number(figures?.connections ?? 0)
+            json.key("oldest")
+            if let oldest = figures?.oldest { json.string(Timestamp.rfc3339(oldest)) } else { json.null() }
+            json.key("written"); json.number(writer.written)
+            json.key("failed"); json.number(writer.failed)
+            json.key("last_error")
+            if let error = writer.lastError { json.string(error) } else { json.null() }
+            json.key("last_write_ms")
+            if let seconds = writer.lastWriteSeconds { json.number((seconds * 1e6).rounded() / 1e3) } else { json.null() }
+            json.key("writer_lag_seconds")
+            if let at = writer.lastWrittenAt { json.number(((Clock.now() - at) * 10).rounded() / 10) } else { json.null() }
+            json.endObject()
+        } else {
+            json.null()
+        }
         json.endObject()
         return .json(json)
     }
@@ -62,4 +92,10 @@ enum MetaRoutes {
 public enum APIVersion {
     /// Set once at start by the executable.
     nonisolated(unsafe) public static var string = "0.0.0"
+}
+
+/// The size of a file in bytes, 0 when it does not exist.
+func fileSize(_ path: String) -> Int64 {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int64(info.st_size) : 0
 }

@@ -1,0 +1,17 @@
+import Store
+
+/// What history routes need: readers for the file and how the writer is doing.
+public struct HistoryAccess: Sendable {
+    /// Read-only connections to the history file.
+    public let readers: ReaderPool
+    /// The writer's health.
+    public let status: RecorderStatus
+    /// The file's path (for its size in /status).
+    public let path: String
+
+    public init(readers: ReaderPool, status: RecorderStatus, path: String) {
+        self.readers = readers
+        self.status = status
+        self.path = path
+    }
+}

@@ -1,0 +1,287 @@
+import Glibc
+import HTTP
+import Rendering
+import Sampling
+import Store
+
+/// The past: `connections?at=`, `history/connections`, `history/states`,
+/// `history/ports/{port}`, `history/samples` and the `events` feed.
+enum HistoryRoutes {
+    static let windowFilters = ["proto", "family", "state", "port", "local_port", "remote_port", "local_addr", "remote_addr", "pid", "process", "user"]
+
+    static func access(_ context: RouteContext) throws -> HistoryAccess {
+        guard let history = context.history else {
+            throw Problem(status: 503, title: "History is not recorded",
+                          detail: "this netstatd keeps no history: start it with `netstatd serve --db PATH`.", slug: "no-history")
+        }
+        return history
+    }
+
+    /// `from`/`to` (default: the last hour), checked for order.
+    static func window(_ context: RouteContext) throws -> (from: Double, to: Double) {
+        let now = Clock.now()
+        let to = try context.query.time("to", now: now) ?? now
+        let from = try context.query.time("from", now: now) ?? (to - 3600)
+        if from > to {
+            throw Problem.badParameter("from", try context.query.string("from") ?? "", accepts: "a time before `to` (\(Timestamp.rfc3339(to)))")
+        }
+        return (from, to)
+    }
+
+    /// `GET /api/v1/connections?at=T`: the table as it stood in the last sample at or before T.
+    static func connectionsAt(_ context: RouteContext, at: Double) throws -> HTTPResponse {
+        let history = try access(context)
+        let filter = try ConnectionFilter(query: context.query)
+        let limit = try context.query.integer("limit", in: 1...1_000_000)
+        let cursor = try ConnectionRoutes.cursor(context.query)
+        let detail = try ConnectionRoutes.detail(context.query)
+        let format = try context.format()
+        let snapshot: Snapshot = try history.readers.withReader { reader in
+            guard let sample = try reader.sample(atOrBefore: at) else {
+                throw Problem(status: 404, title: "No sample", detail: "no sample was recorded at or before \(Timestamp.rfc3339(at)); see /api/v1/history/samples", parameter: "at", slug: "no-sample")
+            }
+            let connections = try reader.connections(inSample: sample.id)
+            let sockets = connections.map { HistoryJSON.socket($0, at: sample.takenAt) }
+            return Snapshot(takenAt: sample.takenAt, duration: sample.durationMs / 1000, source: .netlink, sockets: sockets,
+                            problems: SamplingProblems(), userNames: context.live.newest?.userNames ?? [:])
+        }
+        let matched = filter.matchingIndices(in: snapshot)
+        let (page, next) = Paging.page(matched, of: snapshot.sockets, limit: limit, cursor: cursor)
+        let body = SocketListBody.render(page, total: matched.count, next: next, snapshot: snapshot, format: format, detail: detail)
+        return HTTPResponse(status: 200, contentType: format.contentType, body: body)
+    }
+
+    /// `GET /api/v1/history/connections?from=&to=`: every connection present in the window.
+    static func connections(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(windowFilters + ["from", "to", "limit", "cursor"])
+        let history = try access(context)
+        let (from, to) = try window(context)
+        let filter = try ConnectionFilter(query: context.query)
+        let limit = try context.query.integer("limit", in: 1...10_000) ?? 1000
+        var after: Int64 = 0
+        if let text = try context.query.string("cursor") {
+            guard let value = Int64(text), value >= 0 else {
+                throw Problem.badParameter("cursor", text, accepts: "the `next` value of a previous page, unchanged")
+            }
+            after = value
+        }
+        let names = context.live.newest?.userNames ?? [:]
+        let (items, next) = try history.readers.withReader { reader -> ([HistoricConnection], Int64?) in
+            try collect(reader: reader, from: from, to: to, after: after, limit: limit) { connection in
+                // Matches if the connection matched the filter at any state it had.
+                connection.states.contains { entry in
+                    var socket = HistoryJSON.socket(connection, at: entry.at)
+                    socket.processes = connection.owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) }
+                    return filter.matches(socket, userName: { names[$0] ?? String($0) })
+                }
+            }
+        }
+        var json = JSONWriter(capacity: 1024 + items.count * 400)
+        json.beginObject()
+        json.key("from"); json.string(Timestamp.rfc3339(from))
+        json.key("to"); json.string(Timestamp.rfc3339(to))
+        json.key("count"); json.number(items.count)
+        json.key("items"); json.beginArray()
+        for item in items { HistoryJSON.connection(item, user: names[item.uid] ?? String(item.uid), to: &json) }
+        json.endArray()
+        json.key("next")
+        if let next { json.string(String(next)) } else { json.null() }
+        json.endObject()
+        return .json(json)
+    }
+
+    /// Reads batches until `limit` connections pass `keep` or the window is exhausted;
+    /// stops early after 50,000 rows scanned and hands back a cursor to go on.
+    static func collect(
+        reader: HistoryReader, from: Double, to: Double, after: Int64, limit: Int,
+        keep: (HistoricConnection) -> Bool
+    ) throws -> ([HistoricConnection], Int64?) {
+        var items: [HistoricConnection] = []
+        var position = after
+        var scanned = 0
+        while true {
+            let batch = try reader.connections(from: from, to: to, after: position, limit: 1000)
+            for connection in batch {
+                position = connection.id
+                if keep(connection) {
+                    items.append(connection)
+                    if items.count == limit { return (items, position) }
+                }
+            }
+            scanned += batch.count
+            if batch.count < 1000 { return (items, nil) }
+            if scanned >= 50_000 { return (items, position) }
+        }
+    }
+
+    /// `GET /api/v1/history/ports/{port}`: who listened on the port and who used it, over time.
+    static func port(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["from", "to", "proto"])
+        let history = try access(context)
+        let text = context.parameters["port"] ?? ""
+        guard let number = Int(text), (1...65535).contains(number) else {
+            throw Problem.badParameter("port", text, accepts: "a port number from 1 to 65535")
+        }
+        let port = UInt16(number)
+        var filter = try ConnectionFilter(query: context.query)
+        filter.port = port
+        let (from, to) = try window(context)
+        let names = context.live.newest?.userNames ?? [:]
+        let (items, next) = try history.readers.withReader { reader in
+            try collect(reader: reader, from: from, to: to, after: 0, limit: 10_000) { connection in
+                filter.matches(HistoryJSON.socket(connection, at: connection.firstSeen), userName: { names[$0] ?? String($0) })
+            }
+        }
+        var json = JSONWriter(capacity: 1024 + items.count * 400)
+        json.beginObject()
+        json.key("port"); json.number(port)
+        json.key("from"); json.string(Timestamp.rfc3339(from))
+        json.key("to"); json.string(Timestamp.rfc3339(to))
+        let listens: (HistoricConnection) -> Bool = { c in
+            c.local.port == port && c.states.contains { $0.state == (c.proto == .tcp ? .listen : .close) }
+        }
+        json.key("listeners"); json.beginArray()
+        for item in items where listens(item) { HistoryJSON.connection(item, user: names[item.uid] ?? String(item.uid), to: &json) }
+        json.endArray()
+        json.key("connections"); json.beginArray()
+        for item in items where !listens(item) { HistoryJSON.connection(item, user: names[item.uid] ?? String(item.uid), to: &json) }
+        json.endArray()
+        json.key("truncated"); json.bool(next != nil)
+        json.endObject()
+        return .json(json)
+    }
+
+    /// `GET /api/v1/history/states?from=&to=&step=`: mean state counts per bucket.
+    static func states(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["from", "to", "step", "proto"])
+        let history = try access(context)
+        let (from, to) = try window(context)
+        let step = try context.query.duration("step") ?? max(1, ((to - from) / 300).rounded(.up))
+        if (to - from) / step > 20_000 {
+            throw Problem.badParameter("step", try context.query.string("step") ?? "", accepts: "a step giving at most 20,000 points over the window: at least \(Int(((to - from) / 20_000).rounded(.up)))s here")
+        }
+        let filter = try ConnectionFilter(query: context.query)
+        let (tier, buckets) = try history.readers.withReader { try $0.stateSeries(from: from, to: to, step: step) }
+        var json = JSONWriter(capacity: 256 + buckets.count * 120)
+        json.beginObject()
+        json.key("from"); json.string(Timestamp.rfc3339(from))
+        json.key("to"); json.string(Timestamp.rfc3339(to))
+        json.key("step_seconds"); json.number(step)
+        json.key("tier"); json.string(tier)
+        json.key("series"); json.beginArray()
+        for bucket in buckets {
+            json.beginObject()
+            json.key("at"); json.string(Timestamp.rfc3339(bucket.start))
+            json.key("counts"); json.beginObject()
+            for proto in [TransportProtocol.tcp, .udp] where filter.protocols?.contains(proto) ?? true {
+                let entries = bucket.counts.filter { StateCountsBlob.split($0.key).0 == proto }
+                    .map { (StateCountsBlob.split($0.key).1.name(for: proto), $0.value) }.sorted { $0.0 < $1.0 }
+                json.key(proto.rawValue); json.beginObject()
+                for (state, value) in entries { json.key(state); json.number((value * 100).rounded() / 100) }
+                json.endObject()
+            }
+            json.endObject()
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        return .json(json)
+    }
+
+    /// `GET /api/v1/history/samples?from=&to=`: the samples taken, their cost, and gaps.
+    static func samples(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["from", "to", "limit"])
+        let history = try access(context)
+        let (from, to) = try window(context)
+        let limit = try context.query.integer("limit", in: 1...100_000) ?? 10_000
+        let samples = try history.readers.withReader { try $0.samples(from: from, to: to, limit: limit) }
+        let intervals = zip(samples, samples.dropFirst()).map { $1.takenAt - $0.takenAt }.sorted()
+        let typical = intervals.isEmpty ? 0 : intervals[intervals.count / 2]
+        var json = JSONWriter(capacity: 256 + samples.count * 150)
+        json.beginObject()
+        json.key("from"); json.string(Timestamp.rfc3339(from))
+        json.key("to"); json.string(Timestamp.rfc3339(to))
+        json.key("count"); json.number(samples.count)
+        json.key("items"); json.beginArray()
+        var gaps: [(Double, Double, String)] = []
+        for (index, sample) in samples.enumerated() {
+            if index > 0 {
+                let previous = samples[index - 1]
+                if sample.runID != previous.runID {
+                    gaps.append((previous.takenAt, sample.takenAt, "restart"))
+                } else if typical > 0 && sample.takenAt - previous.takenAt > typical * 2.5 {
+                    gaps.append((previous.takenAt, sample.takenAt, "missed samples"))
+                }
+            }
+            json.beginObject()
+            json.key("taken_at"); json.string(Timestamp.rfc3339(sample.takenAt))
+            json.key("run"); json.number(sample.runID)
+            json.key("duration_ms"); json.number((sample.durationMs * 1000).rounded() / 1000)
+            json.key("sockets"); json.number(sample.sockets)
+            json.key("problems"); json.bool(sample.problems)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("gaps"); json.beginArray()
+        for gap in gaps {
+            json.beginObject()
+            json.key("from"); json.string(Timestamp.rfc3339(gap.0))
+            json.key("to"); json.string(Timestamp.rfc3339(gap.1))
+            json.key("seconds"); json.number((gap.1 - gap.0).rounded())
+            json.key("reason"); json.string(gap.2)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        return .json(json)
+    }
+
+    /// `GET /api/v1/events?after=CURSOR`: what changed, oldest first, as NDJSON. Each
+    /// line carries its cursor; resume with the last one read (also in `X-Next-Cursor`).
+    static func events(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["after", "limit"])
+        let history = try access(context)
+        var cursor = EventCursor.start
+        if let text = try context.query.string("after"), text != "start" {
+            guard let parsed = EventCursor(text: text) else {
+                throw Problem.badParameter("after", text, accepts: "`start`, or the cursor of the last event read, unchanged")
+            }
+            cursor = parsed
+        }
+        let limit = try context.query.integer("limit", in: 1...10_000) ?? 1000
+        let names = context.live.newest?.userNames ?? [:]
+        let events = try history.readers.withReader { try $0.events(after: cursor, limit: limit) }
+        var out: [UInt8] = []
+        for event in events {
+            var json = JSONWriter(capacity: 512)
+            json.beginObject()
+            json.key("cursor"); json.string(event.cursor.text)
+            json.key("at"); json.string(Timestamp.rfc3339(event.at))
+            json.key("kind"); json.string(event.kind.name)
+            json.key("connection"); json.beginObject()
+            HistoryJSON.identity(event.connection, user: names[event.connection.uid] ?? String(event.connection.uid), to: &json)
+            json.endObject()
+            if let state = event.state { json.key("state"); json.string(state.name(for: event.connection.proto)) }
+            if let owner = event.owner { json.key("owner"); HistoryJSON.owner(owner, to: &json) }
+            if let queues = event.queues {
+                json.key(event.kind == .backlogEnded ? "peak" : "queues"); json.beginObject()
+                json.key("recv_q"); json.number(queues.recv)
+                json.key("send_q"); json.number(queues.send)
+                json.endObject()
+            }
+            json.endObject()
+            out += json.bytes
+            out.append(UInt8(ascii: "\n"))
+        }
+        let next = events.last?.cursor ?? cursor
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/x-ndjson"), ("X-Next-Cursor", next.text)], body: out)
+    }
+}
+
+enum Clock {
+    static func now() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

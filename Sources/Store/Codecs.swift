@@ -1,0 +1,99 @@
+import Sampling
+
+/// proto and family packed in one small integer (bit 0: UDP, bit 1: IPv6).
+public enum ConnectionKind {
+    static func encode(_ proto: TransportProtocol, _ family: AddressFamily) -> Int64 {
+        (proto == .udp ? 1 : 0) | (family == .ipv6 ? 2 : 0)
+    }
+
+    /// The protocol and family of a packed kind.
+    public static func decode(_ value: Int64) -> (TransportProtocol, AddressFamily) {
+        (value & 1 == 1 ? .udp : .tcp, value & 2 == 2 ? .ipv6 : .ipv4)
+    }
+}
+
+/// Addresses as 4 or 16 network-order bytes.
+public enum AddressBytes {
+    static func encode(_ address: IPAddress) -> [UInt8] {
+        switch address.family {
+        case .ipv4: return withUnsafeBytes(of: address.ipv4Value.bigEndian, Array.init)
+        case .ipv6: return withUnsafeBytes(of: address.high.bigEndian, Array.init) + withUnsafeBytes(of: address.low.bigEndian, Array.init)
+        }
+    }
+
+    /// The address in `bytes` (4 or 16 of them).
+    public static func decode(_ bytes: [UInt8]) -> IPAddress {
+        func load(_ range: Range<Int>) -> UInt64 { bytes[range].reduce(0) { $0 << 8 | UInt64($1) } }
+        if bytes.count == 4 { return IPAddress(ipv4: UInt32(load(0..<4))) }
+        guard bytes.count == 16 else { return .any(.ipv4) }
+        return IPAddress(ipv6: load(0..<8), load(8..<16))
+    }
+}
+
+/// State counts packed as (key, count) pairs, key = proto << 4 | state, each a varint:
+/// about 20 bytes a sample instead of a row per state.
+public enum StateCountsBlob {
+    /// Counts by packed key.
+    static func counts(_ sockets: [Socket]) -> [Int: Int] {
+        var counts: [Int: Int] = [:]
+        sockets.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                counts[key(buffer[index].proto, buffer[index].state), default: 0] += 1
+            }
+        }
+        return counts
+    }
+
+    static func key(_ proto: TransportProtocol, _ state: SocketState) -> Int {
+        (proto == .udp ? 1 : 0) << 4 | Int(state == .newSynRecv ? SocketState.synRecv.rawValue : state.rawValue)
+    }
+
+    /// The protocol and state of a packed key.
+    public static func split(_ key: Int) -> (TransportProtocol, SocketState) {
+        (key >> 4 == 1 ? .udp : .tcp, SocketState(rawValue: UInt8(key & 15)) ?? .close)
+    }
+
+    static func encode(_ sockets: [Socket]) -> [UInt8] { encode(counts: counts(sockets)) }
+
+    static func encode(counts: [Int: Int]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
+            appendVarint(UInt64(key), to: &bytes)
+            appendVarint(UInt64(count), to: &bytes)
+        }
+        return bytes
+    }
+
+    /// Decodes a blob made by `encode`; a truncated tail is ignored.
+    public static func decode(_ bytes: [UInt8]) -> [Int: Int] {
+        var result: [Int: Int] = [:]
+        var index = 0
+        while index < bytes.count {
+            guard let key = readVarint(bytes, &index), let count = readVarint(bytes, &index) else { break }
+            result[Int(key)] = Int(count)
+        }
+        return result
+    }
+
+    private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(v & 0x7f) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    private static func readVarint(_ bytes: [UInt8], _ index: inout Int) -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count, shift < 64 {
+            let byte = bytes[index]
+            index += 1
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+}

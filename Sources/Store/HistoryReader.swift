@@ -1,0 +1,351 @@
+import Glibc
+import Sampling
+
+/// A connection as history knows it: its lifetime, states, owners and backlog episodes.
+public struct HistoricConnection: Sendable {
+    /// Row id; also the cursor of window pages.
+    public var id: Int64
+    public var proto: TransportProtocol
+    public var family: AddressFamily
+    public var local: Endpoint
+    public var remote: Endpoint
+    public var uid: UInt32
+    public var inode: UInt64
+    public var cookie: UInt64?
+    /// When it was first seen (sample time).
+    public var firstSeen: Double
+    /// When it was last seen; nil while still open.
+    public var lastSeen: Double?
+    /// Its states over time, oldest first (the first is its state when first seen).
+    public var states: [(at: Double, state: SocketState)]
+    /// Every owner it had, with when.
+    public var owners: [HistoricOwner]
+    /// Periods with non-empty queues.
+    public var backlog: [BacklogEpisode]
+
+    /// The state at `time` (the last change at or before it).
+    public func state(at time: Double) -> SocketState {
+        states.last { $0.at <= time }?.state ?? states.first?.state ?? .close
+    }
+}
+
+/// A process that held a connection, and when.
+public struct HistoricOwner: Sendable {
+    public var pid: Int32
+    public var startTime: UInt64
+    public var name: String
+    public var fd: Int32
+    public var from: Double
+    public var to: Double?
+}
+
+/// A period in which a socket's queues stayed non-empty, with the peaks seen.
+public struct BacklogEpisode: Sendable {
+    public var start: Double
+    public var end: Double?
+    public var peakRecvQ: UInt32
+    public var peakSendQ: UInt32
+}
+
+/// One recorded sample.
+public struct SampleRecord: Sendable {
+    public var id: Int64
+    public var takenAt: Double
+    public var runID: Int64
+    public var durationMs: Double
+    public var sockets: Int
+    public var problems: Bool
+    public var counts: [Int: Int]
+}
+
+/// One entry of the event feed.
+public struct HistoryEvent: Sendable {
+    /// Resume after this to continue the feed.
+    public var cursor: EventCursor
+    public var at: Double
+    public var kind: EventKind
+    public var connection: HistoricConnection
+    /// The new state (state_changed, opened).
+    public var state: SocketState?
+    /// The owner added or removed.
+    public var owner: HistoricOwner?
+    /// The queues (backlog began) or peaks (backlog ended).
+    public var queues: (recv: UInt32, send: UInt32)?
+}
+
+/// A position in the event feed: (sample, connection, kind) of the last event
+/// delivered, and the highest connection id whose opening was delivered.
+public struct EventCursor: Sendable, Comparable {
+    public var sample: Int64
+    public var connection: Int64
+    public var kind: Int64
+    public var openedThrough: Int64
+
+    /// The start of the feed.
+    public static let start = EventCursor(sample: 0, connection: 0, kind: -1, openedThrough: 0)
+
+    public init(sample: Int64, connection: Int64, kind: Int64, openedThrough: Int64) {
+        self.sample = sample
+        self.connection = connection
+        self.kind = kind
+        self.openedThrough = openedThrough
+    }
+
+    /// Parses the text form (`s.c.k.o`).
+    public init?(text: String) {
+        let parts = text.split(separator: ".").map { Int64($0) }
+        guard parts.count == 4, parts.allSatisfy({ $0 != nil }) else { return nil }
+        self.init(sample: parts[0]!, connection: parts[1]!, kind: parts[2]!, openedThrough: parts[3]!)
+    }
+
+    public var text: String { "\(sample).\(connection).\(kind).\(openedThrough)" }
+
+    public static func < (a: EventCursor, b: EventCursor) -> Bool {
+        (a.sample, a.connection, a.kind) < (b.sample, b.connection, b.kind)
+    }
+}
+
+/// Read-only queries over the history file, on a reader's own connection.
+/// Not thread-safe: one reader per thread (see `ReaderPool`).
+public final class HistoryReader {
+    private let database: Database
+    private var processCache: [Int64: (pid: Int32, startTime: UInt64, name: String)] = [:]
+    private var sampleTimes: [Int64: Double] = [:]
+
+    /// A reader on `path`.
+    public init(path: String) throws {
+        database = try StoreFile.openForReading(path)
+    }
+
+    /// The last sample at or before `time`.
+    public func sample(atOrBefore time: Double) throws -> SampleRecord? {
+        let statement = try database.prepare("SELECT id, taken_at, run_id, duration_ms, sockets, problems, counts FROM samples WHERE taken_at <= ? ORDER BY taken_at DESC LIMIT 1")
+        try statement.bind([.real(time)])
+        return try statement.step() ? sampleRecord(statement) : nil
+    }
+
+    /// The samples taken in [from, to], oldest first, at most `limit`.
+    public func samples(from: Double, to: Double, limit: Int) throws -> [SampleRecord] {
+        let statement = try database.prepare("SELECT id, taken_at, run_id, duration_ms, sockets, problems, counts FROM samples WHERE taken_at >= ? AND taken_at <= ? ORDER BY taken_at LIMIT ?")
+        try statement.bind([.real(from), .real(to), .integer(Int64(limit))])
+        var result: [SampleRecord] = []
+        while try statement.step() { result.append(sampleRecord(statement)) }
+        return result
+    }
+
+    private func sampleRecord(_ s: Statement) -> SampleRecord {
+        SampleRecord(id: s.int64(0), takenAt: s.double(1), runID: s.int64(2), durationMs: s.double(3),
+                     sockets: s.int(4), problems: s.int(5) != 0, counts: StateCountsBlob.decode(s.blob(6)))
+    }
+
+    /// The sample id of the first sample at or after `time` (nil when none).
+    private func sampleID(atOrAfter time: Double) throws -> Int64? {
+        try database.scalar("SELECT id FROM samples WHERE taken_at >= ? ORDER BY taken_at LIMIT 1", [.real(time)])
+    }
+
+    /// The connections present in sample `sampleID`, as they stood then.
+    public func connections(inSample sampleID: Int64) throws -> [HistoricConnection] {
+        let statement = try database.prepare("""
+            SELECT \(Self.connectionColumns) FROM connections
+            WHERE first_sample <= ?1 AND (last_sample IS NULL OR last_sample >= ?1) ORDER BY id
+            """)
+        try statement.bind([.integer(sampleID)])
+        return try loadConnections(statement, eventsThrough: sampleID)
+    }
+
+    /// The connections present at any time in [from, to], after connection id `after`,
+    /// at most `limit`, with their whole recorded history.
+    public func connections(from: Double, to: Double, after: Int64, limit: Int) throws -> [HistoricConnection] {
+        guard let first = try sampleID(atOrAfter: from),
+              let last = try sample(atOrBefore: to)?.id, first <= last else { return [] }
+        let statement = try database.prepare("""
+            SELECT \(Self.connectionColumns) FROM connections
+            WHERE id > ?3 AND first_sample <= ?2 AND (last_sample IS NULL OR last_sample >= ?1)
+            ORDER BY id LIMIT ?4
+            """)
+        try statement.bind([.integer(first), .integer(last), .integer(after), .integer(Int64(limit))])
+        return try loadConnections(statement, eventsThrough: Int64.max)
+    }
+
+    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd"
+
+    private func loadConnections(_ statement: Statement, eventsThrough: Int64) throws -> [HistoricConnection] {
+        var rows: [(HistoricConnection, firstOwner: (Int64, Int32)?, firstSample: Int64)] = []
+        while try statement.step() {
+            let (proto, family) = ConnectionKind.decode(statement.int64(1))
+            let first = statement.int64(9)
+            let connection = HistoricConnection(
+                id: statement.int64(0), proto: proto, family: family,
+                local: Endpoint(address: AddressBytes.decode(statement.blob(2)), port: UInt16(truncatingIfNeeded: statement.int64(3))),
+                remote: Endpoint(address: AddressBytes.decode(statement.blob(4)), port: UInt16(truncatingIfNeeded: statement.int64(5))),
+                uid: UInt32(truncatingIfNeeded: statement.int64(6)), inode: UInt64(statement.int64(7)),
+                cookie: statement.isNull(8) ? nil : UInt64(bitPattern: statement.int64(8)),
+                firstSeen: 0, lastSeen: statement.isNull(10) ? nil : Double(statement.int64(10)),
+                states: [(Double(first), SocketState(rawValue: UInt8(truncatingIfNeeded: statement.int64(11))) ?? .close)],
+                owners: [], backlog: [])
+            let owner = statement.isNull(12) ? nil : (statement.int64(12), Int32(truncatingIfNeeded: statement.int64(13)))
+            rows.append((connection, owner, first))
+        }
+        statement.reset()
+        var result: [HistoricConnection] = []
+        result.reserveCapacity(rows.count)
+        let events = try database.prepare("SELECT sample_id, kind, value FROM events WHERE connection_id = ? AND sample_id <= ? ORDER BY sample_id, kind")
+        for (row, firstOwner, firstSample) in rows {
+            var connection = row
+            connection.firstSeen = try time(ofSample: firstSample)
+            if let last = connection.lastSeen { connection.lastSeen = try time(ofSample: Int64(last)) }
+            connection.states = [(connection.firstSeen, row.states[0].state)]
+            var openOwners: [Int64: Int] = [:]  // packed owner -> index in owners
+            if let (process, fd) = firstOwner {
+                connection.owners.append(try owner(process, fd, from: connection.firstSeen))
+                openOwners[process << 24 | Int64(fd)] = 0
+            }
+            events.reset()
+            try events.bind([.integer(connection.id), .integer(eventsThrough)])
+            while try events.step() {
+                let at = try time(ofSample: events.int64(0))
+                let value = events.isNull(2) ? 0 : events.int64(2)
+                switch EventKind(rawValue: events.int64(1)) {
+                case .stateChanged:
+                    connection.states.append((at, SocketState(rawValue: UInt8(truncatingIfNeeded: value)) ?? .close))
+                case .ownerAdded:
+                    openOwners[value] = connection.owners.count
+                    connection.owners.append(try owner(value >> 24, Int32(value & 0xff_ffff), from: at))
+                case .ownerRemoved:
+                    if let index = openOwners.removeValue(forKey: value) { connection.owners[index].to = at }
+                case .backlogBegan:
+                    connection.backlog.append(BacklogEpisode(start: at, end: nil, peakRecvQ: UInt32(value >> 32), peakSendQ: UInt32(value & 0xffff_ffff)))
+                case .backlogEnded:
+                    if let index = connection.backlog.lastIndex(where: { $0.end == nil }) {
+                        connection.backlog[index].end = at
+                        connection.backlog[index].peakRecvQ = UInt32(value >> 32)
+                        connection.backlog[index].peakSendQ = UInt32(value & 0xffff_ffff)
+                    }
+                default:
+                    break
+                }
+            }
+            result.append(connection)
+        }
+        return result
+    }
+
+    private func owner(_ process: Int64, _ fd: Int32, from: Double) throws -> HistoricOwner {
+        let info = try processInfo(process)
+        return HistoricOwner(pid: info.pid, startTime: info.startTime, name: info.name, fd: fd, from: from, to: nil)
+    }
+
+    private func processInfo(_ id: Int64) throws -> (pid: Int32, startTime: UInt64, name: String) {
+        if let cached = processCache[id] { return cached }
+        let statement = try database.prepare("SELECT pid, start_time, name FROM processes WHERE id = ?")
+        try statement.bind([.integer(id)])
+        let info: (Int32, UInt64, String) = try statement.step()
+            ? (Int32(truncatingIfNeeded: statement.int64(0)), UInt64(statement.int64(1)), statement.text(2)) : (0, 0, "?")
+        processCache[id] = info
+        return info
+    }
+
+    private func time(ofSample id: Int64) throws -> Double {
+        if let cached = sampleTimes[id] { return cached }
+        let statement = try database.prepare("SELECT taken_at FROM samples WHERE id = ?")
+        try statement.bind([.integer(id)])
+        let value = try statement.step() ? statement.double(0) : 0
+        if sampleTimes.count > 100_000 { sampleTimes.removeAll(keepingCapacity: true) }
+        sampleTimes[id] = value
+        return value
+    }
+
+    /// State counts over [from, to] in buckets of `step` seconds: each bucket's mean
+    /// count per (proto, state), from the finest tier that covers the window.
+    public func stateSeries(from: Double, to: Double, step: Double) throws -> (tier: String, buckets: [(start: Double, counts: [Int: Double])]) {
+        let oldestRaw = try database.scalar("SELECT CAST(min(taken_at) AS INTEGER) FROM samples").map(Double.init) ?? .infinity
+        let tier: (name: String, sql: String)
+        if from >= oldestRaw || step < 60 {
+            tier = ("raw", "SELECT taken_at, 1, counts FROM samples WHERE taken_at >= ? AND taken_at <= ? ORDER BY taken_at")
+        } else if step < 3600 {
+            tier = ("1m", "SELECT bucket, samples, sums FROM state_counts_1m WHERE bucket >= ? AND bucket <= ? ORDER BY bucket")
+        } else {
+            tier = ("1h", "SELECT bucket, samples, sums FROM state_counts_1h WHERE bucket >= ? AND bucket <= ? ORDER BY bucket")
+        }
+        let statement = try database.prepare(tier.sql)
+        try statement.bind([.real(from), .real(to)])
+        var sums: [Int64: (samples: Int, counts: [Int: Int])] = [:]
+        while try statement.step() {
+            let bucket = Int64(((statement.double(0) - from) / step).rounded(.down))
+            var entry = sums[bucket] ?? (0, [:])
+            entry.samples += statement.int(1)
+            for (key, count) in StateCountsBlob.decode(statement.blob(2)) { entry.counts[key, default: 0] += count }
+            sums[bucket] = entry
+        }
+        let buckets = sums.keys.sorted().map { bucket -> (Double, [Int: Double]) in
+            let entry = sums[bucket]!
+            return (from + Double(bucket) * step, entry.counts.mapValues { Double($0) / Double(max(1, entry.samples)) })
+        }
+        return (tier.name, buckets)
+    }
+
+    /// Up to `limit` events after `cursor`, oldest first: openings (from `connections`)
+    /// merged with the stored events by (sample, connection, kind).
+    public func events(after cursor: EventCursor, limit: Int) throws -> [HistoryEvent] {
+        var merged: [(key: EventCursor, kind: EventKind, value: Int64?)] = []
+        let opened = try database.prepare("SELECT id, first_sample FROM connections WHERE id > ? ORDER BY id LIMIT ?")
+        try opened.bind([.integer(cursor.openedThrough), .integer(Int64(limit))])
+        while try opened.step() {
+            merged.append((EventCursor(sample: opened.int64(1), connection: opened.int64(0), kind: 0, openedThrough: opened.int64(0)), .opened, nil))
+        }
+        opened.reset()
+        let stored = try database.prepare("""
+            SELECT sample_id, connection_id, kind, value FROM events INDEXED BY events_by_sample
+            WHERE sample_id >= ?1 AND (sample_id > ?1 OR connection_id > ?2 OR (connection_id = ?2 AND kind > ?3))
+            ORDER BY sample_id, connection_id, kind LIMIT ?4
+            """)
+        try stored.bind([.integer(cursor.sample), .integer(cursor.connection), .integer(cursor.kind), .integer(Int64(limit))])
+        while try stored.step() {
+            let kind = EventKind(rawValue: stored.int64(2)) ?? .closed
+            merged.append((EventCursor(sample: stored.int64(0), connection: stored.int64(1), kind: kind.rawValue, openedThrough: 0),
+                           kind, stored.isNull(3) ? nil : stored.int64(3)))
+        }
+        stored.reset()
+        merged.sort { $0.key < $1.key }
+        var result: [HistoryEvent] = []
+        var position = cursor
+        var connections: [Int64: HistoricConnection] = [:]
+        for entry in merged.prefix(limit) {
+            position.sample = entry.key.sample
+            position.connection = entry.key.connection
+            position.kind = entry.key.kind
+            if entry.kind == .opened { position.openedThrough = max(position.openedThrough, entry.key.connection) }
+            if connections[entry.key.connection] == nil {
+                connections[entry.key.connection] = try connection(id: entry.key.connection)
+            }
+            guard let connection = connections[entry.key.connection] else { continue }
+            let at = try time(ofSample: entry.key.sample)
+            var event = HistoryEvent(cursor: position, at: at, kind: entry.kind, connection: connection)
+            let value = entry.value ?? 0
+            switch entry.kind {
+            case .opened: event.state = connection.states.first?.state
+            case .stateChanged: event.state = SocketState(rawValue: UInt8(truncatingIfNeeded: value))
+            case .ownerAdded, .ownerRemoved: event.owner = try owner(value >> 24, Int32(value & 0xff_ffff), from: at)
+            case .backlogBegan, .backlogEnded: event.queues = (UInt32(value >> 32), UInt32(value & 0xffff_ffff))
+            case .closed: break
+            }
+            result.append(event)
+        }
+        return result
+    }
+
+    private func connection(id: Int64) throws -> HistoricConnection? {
+        let statement = try database.prepare("SELECT \(Self.connectionColumns) FROM connections WHERE id = ?")
+        try statement.bind([.integer(id)])
+        return try loadConnections(statement, eventsThrough: 0).first
+    }
+
+    /// Figures for /api/v1/status: rows, oldest sample, newest sample.
+    public func figures() throws -> (samples: Int64, connections: Int64, oldest: Double?, newest: Double?) {
+        // max - min of rowids, not count(*): a count scans the whole table.
+        ((try database.scalar("SELECT max(id) - min(id) + 1 FROM samples")) ?? 0,
+         try database.scalar("SELECT max(id) - min(id) + 1 FROM connections") ?? 0,
+         try database.scalar("SELECT CAST(min(taken_at) AS INTEGER) FROM samples").map(Double.init),
+         try database.scalar("SELECT CAST(max(taken_at) AS INTEGER) FROM samples").map(Double.init))
+    }
+}

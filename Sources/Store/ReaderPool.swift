@@ -1,0 +1,68 @@
+import Glibc
+
+/// Read-only connections for HTTP threads: each request borrows one, so readers never
+/// share a connection and never wait on the writer (WAL).
+public final class ReaderPool: @unchecked Sendable {
+    // @unchecked: `idle` is only touched while holding `mutex`; a borrowed reader is
+    // used by one thread at a time.
+    private let path: String
+    private var idle: [HistoryReader] = []
+    private var mutex = pthread_mutex_t()
+
+    /// A pool over the history file at `path` (opened lazily).
+    public init(path: String) {
+        self.path = path
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    /// Runs `body` with a reader of its own.
+    public func withReader<T>(_ body: (HistoryReader) throws -> T) throws -> T {
+        pthread_mutex_lock(&mutex)
+        let reader = idle.popLast()
+        pthread_mutex_unlock(&mutex)
+        let borrowed = try reader ?? HistoryReader(path: path)
+        defer {
+            pthread_mutex_lock(&mutex)
+            if idle.count < 16 { idle.append(borrowed) }
+            pthread_mutex_unlock(&mutex)
+        }
+        return try body(borrowed)
+    }
+}
+
+/// How the writer is doing, shared between the sampler thread and /status, /healthz.
+public final class RecorderStatus: @unchecked Sendable {
+    // @unchecked: every field is read and written under `mutex`.
+    private var mutex = pthread_mutex_t()
+    private var state = Snapshot()
+
+    /// The figures at one moment.
+    public struct Snapshot: Sendable {
+        /// Samples written since start.
+        public var written = 0
+        /// Samples that could not be written (disk full, file unwritable).
+        public var failed = 0
+        /// The error of the last failure, cleared when a write succeeds again.
+        public var lastError: String?
+        /// How long the last write took, in seconds.
+        public var lastWriteSeconds: Double?
+        /// Time of the last sample written.
+        public var lastWrittenAt: Double?
+    }
+
+    public init() { pthread_mutex_init(&mutex, nil) }
+
+    /// The current figures.
+    public var current: Snapshot {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return state
+    }
+
+    /// Records the outcome of one write.
+    public func update(_ body: (inout Snapshot) -> Void) {
+        pthread_mutex_lock(&mutex)
+        body(&state)
+        pthread_mutex_unlock(&mutex)
+    }
+}

@@ -1,0 +1,279 @@
+import Glibc
+import Sampling
+
+/// Writes each snapshot into the history file as changes: a connection row when a
+/// socket first appears, events when its state, owners or backlog change or when it
+/// is gone, and one row per sample. Steady sockets cost nothing per sample.
+///
+/// The single writer (WAL mode, one transaction per sample). Not thread-safe: the
+/// sampler thread calls `record` serially.
+public final class Recorder {
+    /// A connection that was present in the previous sample.
+    private struct OpenConnection {
+        var id: Int64
+        var state: SocketState
+        var owners: Set<OwnerKey>
+        /// The backlog episode in progress: its peaks.
+        var backlog: (recv: UInt32, send: UInt32)?
+        var seenIn: Int64
+    }
+
+    private struct OwnerKey: Hashable {
+        var process: Int64
+        var fd: Int32
+        var packed: Int64 { process << 24 | Int64(fd & 0xff_ffff) }
+    }
+
+    private struct ProcessKey: Hashable {
+        var pid: Int32
+        var startTime: UInt64
+    }
+
+    private let database: Database
+    private let runID: Int64
+    private var open: [ConnectionKey: OpenConnection] = [:]
+    private var processIDs: [ProcessKey: Int64] = [:]
+    /// Connections left open by the previous run: closed by the first sample of this one.
+    private var orphans: [Int64]
+    private var previousSample: Int64?
+    private let retention: Retention
+    private var samplesSinceRetention = 0
+
+    /// Opens (or creates) the history at `path` and starts a new run. Intervals the
+    /// previous run left open are closed at its last sample.
+    public init(path: String, version: String, retention: Retention = Retention()) throws {
+        database = try StoreFile.openForWriting(path)
+        self.retention = retention
+        let lastSample = try database.scalar("SELECT max(id) FROM samples")
+        var orphans: [Int64] = []
+        let statement = try database.prepare("SELECT id FROM connections WHERE last_sample IS NULL")
+        while try statement.step() { orphans.append(statement.int64(0)) }
+        self.orphans = orphans
+        if let lastSample, !orphans.isEmpty {
+            try database.prepare("UPDATE connections SET last_sample = ? WHERE last_sample IS NULL").run([.integer(lastSample)])
+        }
+        try database.prepare("INSERT INTO runs(started_at, version) VALUES(?, ?)").run([.real(Clock.now()), .text(version)])
+        runID = database.lastInsertRowID
+        previousSample = lastSample
+    }
+
+    /// The database connection, for status figures (size, rows) read by the writer's thread.
+    public var path: String { database.path }
+
+    /// Records one snapshot in one transaction. On failure (disk full) nothing of the
+    /// sample is written and the in-memory state is unchanged, so the next call
+    /// records the difference against the last sample that was written.
+    public func record(_ snapshot: Snapshot) throws {
+        var working = open
+        var workingProcesses = processIDs
+        try database.transaction {
+            let sampleID = try insertSample(snapshot)
+            for orphan in orphans {
+                try event(sampleID, orphan, .closed, nil)
+            }
+            var seen = 0
+            for socket in snapshot.sockets {
+                let key = ConnectionKey(socket)
+                let owners = try ownerKeys(socket, &workingProcesses)
+                if var existing = working[key] {
+                    if existing.seenIn == sampleID { continue }  // duplicate key within a sample
+                    if existing.state != socket.state {
+                        try event(sampleID, existing.id, .stateChanged, Int64(socket.state.rawValue))
+                        existing.state = socket.state
+                    }
+                    if existing.owners != owners {
+                        for added in owners.subtracting(existing.owners) { try event(sampleID, existing.id, .ownerAdded, added.packed) }
+                        for removed in existing.owners.subtracting(owners) { try event(sampleID, existing.id, .ownerRemoved, removed.packed) }
+                        existing.owners = owners
+                    }
+                    existing.backlog = try updateBacklog(socket, existing.backlog, id: existing.id, sample: sampleID)
+                    existing.seenIn = sampleID
+                    working[key] = existing
+                } else {
+                    let id = try insertConnection(socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed })
+                    for extra in owners.sorted(by: { $0.packed < $1.packed }).dropFirst() {
+                        try event(sampleID, id, .ownerAdded, extra.packed)
+                    }
+                    let backlog = try updateBacklog(socket, nil, id: id, sample: sampleID)
+                    working[key] = OpenConnection(id: id, state: socket.state, owners: owners, backlog: backlog, seenIn: sampleID)
+                }
+                seen += 1
+            }
+            // Whatever was open and is not in this sample is gone.
+            var gone: [ConnectionKey] = []
+            for (key, connection) in working where connection.seenIn != sampleID {
+                if let peak = connection.backlog {
+                    try event(sampleID, connection.id, .backlogEnded, Int64(peak.recv) << 32 | Int64(peak.send))
+                }
+                try event(sampleID, connection.id, .closed, nil)
+                try database.prepare("UPDATE connections SET last_sample = ? WHERE id = ?")
+                    .run([.integer(previousSample ?? sampleID), .integer(connection.id)])
+                gone.append(key)
+            }
+            for key in gone { working.removeValue(forKey: key) }
+            try downsample(snapshot)
+            previousSample = sampleID
+        }
+        open = working
+        processIDs = workingProcesses
+        orphans = []
+        samplesSinceRetention += 1
+        if samplesSinceRetention >= retention.everySamples {
+            samplesSinceRetention = 0
+            try prune(now: snapshot.takenAt)
+        }
+    }
+
+    private func insertSample(_ snapshot: Snapshot) throws -> Int64 {
+        let counts = StateCountsBlob.encode(snapshot.sockets)
+        try database.prepare("INSERT INTO samples(taken_at, run_id, duration_ms, sockets, problems, counts) VALUES(?, ?, ?, ?, ?, ?)")
+            .run([.real(snapshot.takenAt), .integer(runID), .real(snapshot.duration * 1000),
+                  .integer(Int64(snapshot.sockets.count)), .integer(snapshot.problems.isEmpty ? 0 : 1), .blob(counts)])
+        return database.lastInsertRowID
+    }
+
+    private func insertConnection(_ socket: Socket, sampleID: Int64, owner: OwnerKey?) throws -> Int64 {
+        try database.prepare("""
+            INSERT INTO connections(kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie,
+                                    first_sample, state, process_id, fd)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).run([
+            .integer(ConnectionKind.encode(socket.proto, socket.family)),
+            .blob(AddressBytes.encode(socket.local.address)), .integer(Int64(socket.local.port)),
+            .blob(AddressBytes.encode(socket.remote.address)), .integer(Int64(socket.remote.port)),
+            .integer(Int64(socket.uid)), .integer(Int64(socket.inode)),
+            socket.cookie.map { .integer(Int64(bitPattern: $0)) } ?? .null,
+            .integer(sampleID), .integer(Int64(socket.state.rawValue)),
+            owner.map { .integer($0.process) } ?? .null, owner.map { .integer(Int64($0.fd)) } ?? .null,
+        ])
+        return database.lastInsertRowID
+    }
+
+    private func event(_ sample: Int64, _ connection: Int64, _ kind: EventKind, _ value: Int64?) throws {
+        try database.prepare("INSERT OR REPLACE INTO events(sample_id, connection_id, kind, value) VALUES(?, ?, ?, ?)")
+            .run([.integer(sample), .integer(connection), .integer(kind.rawValue), value.map { .integer($0) } ?? .null])
+    }
+
+    private func ownerKeys(_ socket: Socket, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
+        var keys = Set<OwnerKey>()
+        for owner in socket.processes {
+            let key = ProcessKey(pid: owner.pid, startTime: owner.startTime)
+            let id: Int64
+            if let known = cache[key] {
+                id = known
+            } else {
+                try database.prepare("INSERT OR IGNORE INTO processes(pid, start_time, name) VALUES(?, ?, ?)")
+                    .run([.integer(Int64(owner.pid)), .integer(Int64(owner.startTime)), .text(owner.name)])
+                id = try database.scalar("SELECT id FROM processes WHERE pid = ? AND start_time = ?",
+                                         [.integer(Int64(owner.pid)), .integer(Int64(owner.startTime))]) ?? 0
+                cache[key] = id
+            }
+            keys.insert(OwnerKey(process: id, fd: owner.fd))
+        }
+        return keys
+    }
+
+    /// A backlog episode runs while the socket's queues are not empty: for a listener
+    /// the accept queue (its Send-Q is the limit, not a backlog), for others both.
+    private func updateBacklog(
+        _ socket: Socket, _ episode: (recv: UInt32, send: UInt32)?, id: Int64, sample: Int64
+    ) throws -> (recv: UInt32, send: UInt32)? {
+        let recv = socket.recvQ
+        let send = socket.state == .listen ? 0 : socket.sendQ
+        if recv == 0 && send == 0 {
+            if let episode {
+                try event(sample, id, .backlogEnded, Int64(episode.recv) << 32 | Int64(episode.send))
+            }
+            return nil
+        }
+        guard let episode else {
+            try event(sample, id, .backlogBegan, Int64(recv) << 32 | Int64(send))
+            return (recv, send)
+        }
+        return (max(episode.recv, recv), max(episode.send, send))
+    }
+
+    private func downsample(_ snapshot: Snapshot) throws {
+        let counts = StateCountsBlob.counts(snapshot.sockets)
+        for (table, width) in [("state_counts_1m", 60.0), ("state_counts_1h", 3600.0)] {
+            let bucket = Int64((snapshot.takenAt / width).rounded(.down) * width)
+            let statement = try database.prepare("SELECT samples, sums FROM \(table) WHERE bucket = ?")
+            try statement.bind([.integer(bucket)])
+            var samples: Int64 = 0
+            var sums: [Int: Int] = [:]
+            if try statement.step() {
+                samples = statement.int64(0)
+                sums = StateCountsBlob.decode(statement.blob(1))
+            }
+            statement.reset()
+            for (key, count) in counts { sums[key, default: 0] += count }
+            try database.prepare("INSERT OR REPLACE INTO \(table)(bucket, samples, sums) VALUES(?, ?, ?)")
+                .run([.integer(bucket), .integer(samples + 1), .blob(StateCountsBlob.encode(counts: sums))])
+        }
+    }
+
+    /// Deletes raw rows older than the retention, a bounded batch per call so a long
+    /// backlog of old rows never stalls a sample.
+    public func prune(now: Double) throws {
+        let cutoff = now - retention.rawSeconds
+        guard let oldestKept = try database.scalar("SELECT min(id) FROM samples WHERE taken_at >= ?", [.real(cutoff)]) else { return }
+        try database.transaction {
+            try database.prepare("DELETE FROM events WHERE (connection_id, sample_id, kind) IN (SELECT connection_id, sample_id, kind FROM events WHERE sample_id < ? LIMIT ?)")
+                .run([.integer(oldestKept), .integer(Int64(retention.batch))])
+            try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE last_sample < ? LIMIT ?)")
+                .run([.integer(oldestKept), .integer(Int64(retention.batch))])
+            try database.prepare("DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE id < ? LIMIT ?)")
+                .run([.integer(oldestKept), .integer(Int64(retention.batch))])
+            let seriesCutoff = now - retention.seriesSeconds
+            try database.prepare("DELETE FROM state_counts_1m WHERE bucket < ?").run([.real(now - min(retention.seriesSeconds, 7 * 86400))])
+            try database.prepare("DELETE FROM state_counts_1h WHERE bucket < ?").run([.real(seriesCutoff)])
+        }
+    }
+}
+
+/// How long history is kept.
+public struct Retention: Sendable {
+    /// Raw rows (connections, events, samples), in seconds; default 7 days.
+    public var rawSeconds: Double = 7 * 86400
+    /// Downsampled state-count series, in seconds; default 90 days.
+    public var seriesSeconds: Double = 90 * 86400
+    /// Prune every this many samples.
+    public var everySamples = 12
+    /// Rows deleted per table per prune, so pruning never stalls a sample.
+    public var batch = 5000
+
+    /// The defaults above.
+    public init() {}
+}
+
+/// What identifies a connection across samples: the kernel's socket cookie (kept by
+/// the TIME_WAIT socket that replaces an ESTABLISHED one), or, from /proc which has
+/// no cookie, the protocol and both endpoints.
+struct ConnectionKey: Hashable {
+    var cookie: UInt64
+    var proto: UInt8
+    var local: Endpoint
+    var remote: Endpoint
+
+    init(_ socket: Socket) {
+        if let cookie = socket.cookie {
+            self.cookie = cookie
+            proto = 0
+            local = Endpoint(address: .any(.ipv4), port: 0)
+            remote = local
+        } else {
+            cookie = 0
+            proto = socket.proto == .tcp ? 1 : 2
+            local = socket.local
+            remote = socket.remote
+        }
+    }
+}
+
+enum Clock {
+    static func now() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,108 @@
+/// The database layout, as named migrations applied in order at start. The
+/// storage model (../shared/DESIGN.md): cost follows churn, not the socket count.
+/// - `connections`: one row per connection lifetime (opened = `first_sample`,
+///   last seen = `last_sample`, NULL while open), with its first state and owner.
+/// - `events`: what changed, in the sample that recorded it (state changes, closes,
+///   owner changes, backlog episodes); the opening is the `connections` row itself.
+///   Keyed by connection (a connection's history is one range) and indexed by
+///   sample (the event feed reads it in the order it was written).
+/// - `samples`: one row per sample with its state counts packed in a blob.
+/// - `state_counts_1m` / `_1h`: the counts downsampled (sums and sample counts per
+///   bucket), kept longer than raw rows.
+enum Schema {
+    /// Stamped in the file header so a foreign SQLite file is recognised and left alone.
+    static let applicationID: Int32 = 0x6E_73_64_31  // "nsd1"
+
+    static let migrations: [(name: String, sql: String)] = [
+        ("001_initial", """
+            CREATE TABLE runs(
+                id INTEGER PRIMARY KEY,
+                started_at REAL NOT NULL,
+                version TEXT NOT NULL
+            );
+            CREATE TABLE samples(
+                id INTEGER PRIMARY KEY,
+                taken_at REAL NOT NULL,
+                run_id INTEGER NOT NULL,
+                duration_ms REAL NOT NULL,
+                sockets INTEGER NOT NULL,
+                problems INTEGER NOT NULL,
+                counts BLOB NOT NULL
+            );
+            CREATE INDEX samples_taken_at ON samples(taken_at);
+            CREATE TABLE processes(
+                id INTEGER PRIMARY KEY,
+                pid INTEGER NOT NULL,
+                start_time INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                UNIQUE(pid, start_time)
+            );
+            CREATE TABLE connections(
+                id INTEGER PRIMARY KEY,
+                kind INTEGER NOT NULL,
+                local_addr BLOB NOT NULL,
+                local_port INTEGER NOT NULL,
+                remote_addr BLOB NOT NULL,
+                remote_port INTEGER NOT NULL,
+                uid INTEGER NOT NULL,
+                inode INTEGER NOT NULL,
+                cookie INTEGER,
+                first_sample INTEGER NOT NULL,
+                last_sample INTEGER,
+                state INTEGER NOT NULL,
+                process_id INTEGER,
+                fd INTEGER
+            );
+            CREATE INDEX connections_last_sample ON connections(last_sample);
+            CREATE TABLE events(
+                sample_id INTEGER NOT NULL,
+                connection_id INTEGER NOT NULL,
+                kind INTEGER NOT NULL,
+                value INTEGER,
+                PRIMARY KEY(connection_id, sample_id, kind)
+            ) WITHOUT ROWID;
+            CREATE INDEX events_by_sample ON events(sample_id);
+            CREATE TABLE state_counts_1m(
+                bucket INTEGER PRIMARY KEY,
+                samples INTEGER NOT NULL,
+                sums BLOB NOT NULL
+            );
+            CREATE TABLE state_counts_1h(
+                bucket INTEGER PRIMARY KEY,
+                samples INTEGER NOT NULL,
+                sums BLOB NOT NULL
+            );
+            """),
+    ]
+}
+
+/// The kinds of rows in `events`.
+public enum EventKind: Int64, Sendable, CaseIterable {
+    /// The connection appeared (not stored: the `connections` row is the opening).
+    case opened = 0
+    /// Its state changed; value is the new kernel state.
+    case stateChanged = 1
+    /// It was gone in this sample.
+    case closed = 2
+    /// A process started holding it; value packs process id and fd.
+    case ownerAdded = 3
+    /// A process stopped holding it; value packs process id and fd.
+    case ownerRemoved = 4
+    /// Its queues became non-empty; value packs the queues at the start.
+    case backlogBegan = 5
+    /// Its queues emptied (or it closed); value packs the peak Recv-Q and Send-Q.
+    case backlogEnded = 6
+
+    /// The name in the event feed.
+    public var name: String {
+        switch self {
+        case .opened: return "opened"
+        case .stateChanged: return "state_changed"
+        case .closed: return "closed"
+        case .ownerAdded: return "owner_added"
+        case .ownerRemoved: return "owner_removed"
+        case .backlogBegan: return "backlog_began"
+        case .backlogEnded: return "backlog_ended"
+        }
+    }
+}

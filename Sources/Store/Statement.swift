@@ -1,0 +1,77 @@
+internal import CSQLite
+
+/// A prepared statement; finalized in deinit, on every path.
+public final class Statement {
+    private let pointer: OpaquePointer
+    private unowned let database: Database
+    /// The SQL text, for errors.
+    public let sql: String
+
+    init(database: Database, sql: String) throws {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw database.error(code, sql: sql) }
+        pointer = statement
+        self.database = database
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(pointer) }
+
+    /// Resets for another run and clears bindings.
+    public func reset() {
+        sqlite3_reset(pointer)
+        sqlite3_clear_bindings(pointer)
+    }
+
+    /// Binds `values` to parameters 1...n.
+    public func bind(_ values: [SQLValue]) throws {
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let code: Int32
+            switch value {
+            case .integer(let v): code = sqlite3_bind_int64(pointer, index, v)
+            case .real(let v): code = sqlite3_bind_double(pointer, index, v)
+            case .text(let v): code = sqlite3_bind_text(pointer, index, v, -1, netstatd_sqlite_transient())
+            case .blob(let v):
+                code = v.withUnsafeBytes { sqlite3_bind_blob(pointer, index, $0.baseAddress, Int32($0.count), netstatd_sqlite_transient()) }
+            case .null: code = sqlite3_bind_null(pointer, index)
+            }
+            if code != SQLITE_OK { throw database.error(code, sql: sql) }
+        }
+    }
+
+    /// Steps once: true when a row is available, false when done.
+    @discardableResult
+    public func step() throws -> Bool {
+        let code = sqlite3_step(pointer)
+        switch code {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw database.error(code, sql: sql)
+        }
+    }
+
+    /// Binds, runs to completion, and resets.
+    public func run(_ values: [SQLValue] = []) throws {
+        reset()
+        try bind(values)
+        while try step() {}
+        sqlite3_reset(pointer)
+    }
+
+    /// Column readers for the current row.
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(pointer, column) }
+    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(pointer, column)) }
+    public func double(_ column: Int32) -> Double { sqlite3_column_double(pointer, column) }
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(pointer, column) == SQLITE_NULL }
+    public func text(_ column: Int32) -> String {
+        guard let bytes = sqlite3_column_text(pointer, column) else { return "" }
+        return String(cString: bytes)
+    }
+    public func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(pointer, column))
+        guard count > 0, let bytes = sqlite3_column_blob(pointer, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+}

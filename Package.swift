@@ -39,6 +39,9 @@ let package = Package(
             dependencies: ["Sampling", "Rendering", "TestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", "Sampling", "TestSupport"]),
+        .testTarget(
             name: "APITests",
             dependencies: ["API", "HTTP", "Sampling", "Store", "TestSupport"],
             resources: [.copy("Fixtures")]),

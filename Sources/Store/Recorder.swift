@@ -66,7 +66,7 @@ public final class Recorder {
     public func record(_ snapshot: Snapshot) throws {
         var working = open
         var workingProcesses = processIDs
-        try database.transaction {
+        let written = try database.transaction { () -> Int64 in
             let sampleID = try insertSample(snapshot)
             for orphan in orphans {
                 try event(sampleID, orphan, .closed, nil)
@@ -112,8 +112,11 @@ public final class Recorder {
             }
             for key in gone { working.removeValue(forKey: key) }
             try downsample(snapshot)
-            previousSample = sampleID
+            return sampleID
         }
+        // Only now: a COMMIT that fails (disk full) leaves the transaction rolled back,
+        // and the next sample must close against what was really written.
+        previousSample = written
         open = working
         processIDs = workingProcesses
         orphans = []

@@ -9,6 +9,10 @@ public enum StoreFile {
         try refuseForeign(path)
         let database = try Database(path: path)
         do {
+            // Stamped before WAL is on, so it lands in the main file's header at once:
+            // after a kill -9 the header is what refuseForeign reads, and a WAL that was
+            // never checkpointed would leave it 0.
+            try database.execute("PRAGMA application_id=\(Schema.applicationID)")
             try database.execute("PRAGMA journal_mode=WAL")
             // NORMAL in WAL mode: a crash loses at most the last transaction, never integrity.
             try database.execute("PRAGMA synchronous=NORMAL")
@@ -57,7 +61,6 @@ public enum StoreFile {
     /// Applies the migrations not yet recorded in `schema_migrations`, each in a transaction.
     static func migrate(_ database: Database) throws {
         try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        try database.execute("PRAGMA application_id=\(Schema.applicationID)")
         for migration in Schema.migrations {
             let applied = try database.scalar("SELECT count(*) FROM schema_migrations WHERE name = ?", [.text(migration.name)]) ?? 0
             if applied > 0 { continue }

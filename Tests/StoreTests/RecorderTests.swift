@@ -1,0 +1,149 @@
+import Foundation
+import Sampling
+import Store
+import TestSupport
+import Testing
+
+/// The Recorder and HistoryReader on a real SQLite file in a temp folder.
+struct RecorderTests {
+    /// Four samples one second apart:
+    /// 1: A (cookie 1) ESTABLISHED held by pid 10; L (cookie 2) LISTEN
+    /// 2: A TIME_WAIT, no owner; C (cookie 3) ESTABLISHED with 500 unread bytes, held by 10 and 11
+    /// 3: A gone; C 900 unread
+    /// 4: C drained
+    func recordStory(_ path: String, base: Double = 1_700_000_000) throws {
+        let recorder = try Recorder(path: path, version: "test")
+        let nginx = Synthetic.owner(10, "nginx")
+        let worker = Synthetic.owner(11, "nginx", fd: 4)
+        let listener = Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [nginx])
+        try recorder.record(Synthetic.snapshot(at: base + 1, [
+            Synthetic.socket(cookie: 1, state: .established, local: 80, remote: 5000, owners: [nginx]), listener]))
+        try recorder.record(Synthetic.snapshot(at: base + 2, [
+            Synthetic.socket(cookie: 1, state: .timeWait, local: 80, remote: 5000), listener,
+            Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 500, owners: [nginx, worker])]))
+        try recorder.record(Synthetic.snapshot(at: base + 3, [
+            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 900, owners: [nginx, worker])]))
+        try recorder.record(Synthetic.snapshot(at: base + 4, [
+            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, owners: [worker])]))
+    }
+
+    @Test func connectionsAreIntervalsWithStatesOwnersAndBacklog() throws {
+        let dir = try Synthetic.temporaryDirectory("recorder")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_000.0
+        try recordStory(path, base: base)
+        let reader = try HistoryReader(path: path)
+
+        let window = try reader.connections(from: base, to: base + 10, after: 0, limit: 100)
+        #expect(window.count == 3)
+        let a = try #require(window.first { $0.cookie == 1 })
+        #expect(a.states.map(\.state) == [.established, .timeWait])
+        #expect(a.states.map(\.at) == [base + 1, base + 2])
+        #expect(a.firstSeen == base + 1 && a.lastSeen == base + 2)
+        #expect(a.owners.count == 1 && a.owners[0].pid == 10 && a.owners[0].from == base + 1 && a.owners[0].to == base + 2)
+        let c = try #require(window.first { $0.cookie == 3 })
+        #expect(c.lastSeen == nil, "still open")
+        #expect(Set(c.owners.map(\.pid)) == [10, 11])
+        #expect(c.owners.first { $0.pid == 10 }?.to == base + 4)
+        #expect(c.backlog.count == 1)
+        #expect(c.backlog[0].start == base + 2 && c.backlog[0].end == base + 4 && c.backlog[0].peakRecvQ == 900)
+
+        let second = try #require(try reader.sample(atOrBefore: base + 2.5))
+        let present = try reader.connections(inSample: second.id)
+        #expect(Set(present.compactMap(\.cookie)) == [1, 2, 3])
+        #expect(present.first { $0.cookie == 1 }?.state(at: second.takenAt) == .timeWait)
+        let fourth = try #require(try reader.sample(atOrBefore: base + 100))
+        #expect(Set(try reader.connections(inSample: fourth.id).compactMap(\.cookie)) == [2, 3])
+        #expect(fourth.counts.values.reduce(0, +) == 2)
+    }
+
+    @Test("the event feed resumes from any cursor without loss or duplicates")
+    func eventFeedIsResumable() throws {
+        let dir = try Synthetic.temporaryDirectory("feed")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        try recordStory(path)
+        let reader = try HistoryReader(path: path)
+        let all = try reader.events(after: .start, limit: 1000)
+        let kinds = all.map(\.kind.name)
+        #expect(kinds.filter { $0 == "opened" }.count == 3)
+        #expect(kinds.contains("state_changed") && kinds.contains("closed") && kinds.contains("owner_added"))
+        #expect(kinds.contains("backlog_began") && kinds.contains("backlog_ended") && kinds.contains("owner_removed"))
+        #expect(zip(all, all.dropFirst()).allSatisfy { $0.at <= $1.at })
+        for size in [1, 2, 3] {
+            var cursor = EventCursor.start
+            var collected: [String] = []
+            for _ in 0..<100 {
+                let page = try reader.events(after: cursor, limit: size)
+                if page.isEmpty { break }
+                collected += page.map { "\($0.cursor.sample).\($0.cursor.connection).\($0.kind.rawValue)" }
+                cursor = EventCursor(text: page.last!.cursor.text)!
+            }
+            #expect(collected == all.map { "\($0.cursor.sample).\($0.cursor.connection).\($0.kind.rawValue)" }, "page size \(size)")
+        }
+    }
+
+    @Test("after a restart, what the last run left open is closed at its last sample, and the gap shows")
+    func restartClosesOpenIntervals() throws {
+        let dir = try Synthetic.temporaryDirectory("restart")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_000.0
+        try recordStory(path, base: base)
+        let recorder = try Recorder(path: path, version: "test")
+        try recorder.record(Synthetic.snapshot(at: base + 60, [Synthetic.socket(cookie: 2, state: .listen, local: 80)]))
+        let reader = try HistoryReader(path: path)
+        let window = try reader.connections(from: base, to: base + 100, after: 0, limit: 100)
+        let c = try #require(window.first { $0.cookie == 3 })
+        #expect(c.lastSeen == base + 4, "closed at the previous run's last sample")
+        let listeners = window.filter { $0.cookie == 2 }
+        #expect(listeners.count == 2, "the listener is a new interval in the new run")
+        let samples = try reader.samples(from: base, to: base + 100, limit: 100)
+        #expect(Set(samples.map(\.runID)).count == 2)
+        let feed = try reader.events(after: .start, limit: 1000)
+        #expect(feed.filter { $0.kind == .closed && $0.connection.cookie == 3 }.count == 1)
+    }
+
+    @Test func retentionPrunesOldRowsAndKeepsTheSeries() throws {
+        let dir = try Synthetic.temporaryDirectory("retention")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        var retention = Retention()
+        retention.rawSeconds = 3600
+        retention.everySamples = 1
+        let recorder = try Recorder(path: path, version: "test", retention: retention)
+        let old = 1_700_000_000.0
+        for i in 0..<5 {
+            try recorder.record(Synthetic.snapshot(at: old + Double(i) * 60, [
+                Synthetic.socket(cookie: UInt64(100 + i), state: .established, local: 80, remote: UInt16(6000 + i))]))
+        }
+        try recorder.record(Synthetic.snapshot(at: old + 86400, [Synthetic.socket(cookie: 1, state: .listen, local: 22)]))
+        let reader = try HistoryReader(path: path)
+        #expect(try reader.samples(from: 0, to: .infinity, limit: 100).count == 1)
+        #expect(try reader.connections(from: 0, to: old + 90000, after: 0, limit: 100).map(\.cookie) == [1])
+        let series = try reader.stateSeries(from: old - 60, to: old + 600, step: 60)
+        #expect(series.tier == "1m")
+        #expect(series.buckets.count == 5, "downsampled counts outlive the raw rows")
+    }
+
+    @Test("a foreign or corrupt file is refused and left untouched", arguments: ["text", "other-sqlite"])
+    func refusesForeignFiles(kind: String) throws {
+        let dir = try Synthetic.temporaryDirectory("foreign")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        if kind == "text" {
+            try Data("not a database at all, just some text that is long enough to look like a file\n".utf8).write(to: URL(fileURLWithPath: path))
+        } else {
+            let other = try Database(path: path)
+            try other.execute("CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers(name) VALUES('x')")
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.self) { _ = try Recorder(path: path, version: "test") }
+        do { _ = try Recorder(path: path, version: "test") } catch {
+            #expect("\(error)".contains("not a netstatd history file") && "\(error)".contains("--db"))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+}

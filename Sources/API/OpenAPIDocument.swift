@@ -58,6 +58,7 @@ paths:
         - {name: cursor, in: query, description: The `next` of the previous page, schema: {type: string}}
         - $ref: "#/components/parameters/info"
         - $ref: "#/components/parameters/format"
+        - {name: at, in: query, description: "The table as it stood at this time (the last sample at or before it): RFC 3339, Unix seconds, or relative (-15m)", schema: {type: string}}
       responses:
         "200":
           description: The sockets
@@ -68,6 +69,8 @@ paths:
             text/plain: {schema: {type: string}}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "404": {$ref: "#/components/responses/NotFound"}
+        "503": {$ref: "#/components/responses/NoHistory"}
   /api/v1/listeners:
     get:
       summary: Every listening TCP socket and bound UDP socket (netstat -nlp), with exposure
@@ -140,6 +143,88 @@ paths:
         "200": {description: The counts, content: {application/json: {schema: {$ref: "#/components/schemas/StateCounts"}}}}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+  /api/v1/history/connections:
+    get:
+      summary: Every connection present in the window, with its states, owners and backlog episodes
+      parameters:
+        - $ref: "#/components/parameters/from"
+        - $ref: "#/components/parameters/to"
+        - $ref: "#/components/parameters/proto"
+        - $ref: "#/components/parameters/family"
+        - $ref: "#/components/parameters/state"
+        - $ref: "#/components/parameters/port"
+        - {name: local_port, in: query, schema: {type: integer}}
+        - {name: remote_port, in: query, schema: {type: integer}}
+        - {name: local_addr, in: query, schema: {type: string}}
+        - {name: remote_addr, in: query, schema: {type: string}}
+        - $ref: "#/components/parameters/pid"
+        - $ref: "#/components/parameters/process"
+        - $ref: "#/components/parameters/user"
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 10000}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        "200": {description: The connections, content: {application/json: {schema: {$ref: "#/components/schemas/HistoricConnectionList"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
+  /api/v1/history/states:
+    get:
+      summary: State counts as a time series (mean per bucket), from the finest tier covering the window
+      parameters:
+        - $ref: "#/components/parameters/from"
+        - $ref: "#/components/parameters/to"
+        - {name: step, in: query, description: "Bucket width: 30s, 5m, 1h or seconds", schema: {type: string}}
+        - $ref: "#/components/parameters/proto"
+      responses:
+        "200": {description: The series, content: {application/json: {schema: {$ref: "#/components/schemas/StateSeries"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
+  /api/v1/history/ports/{port}:
+    get:
+      summary: Who listened on and who used a port, over time
+      parameters:
+        - {name: port, in: path, required: true, schema: {type: integer, minimum: 1, maximum: 65535}}
+        - $ref: "#/components/parameters/from"
+        - $ref: "#/components/parameters/to"
+        - $ref: "#/components/parameters/proto"
+      responses:
+        "200": {description: The port's history, content: {application/json: {schema: {$ref: "#/components/schemas/PortHistory"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
+  /api/v1/history/samples:
+    get:
+      summary: The samples taken, their cost, and the gaps between them
+      parameters:
+        - $ref: "#/components/parameters/from"
+        - $ref: "#/components/parameters/to"
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100000}}
+      responses:
+        "200": {description: The samples, content: {application/json: {schema: {$ref: "#/components/schemas/SampleList"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
+  /api/v1/events:
+    get:
+      summary: What changed, oldest first, as NDJSON; resume with the last line's cursor (also X-Next-Cursor)
+      description: |
+        One JSON object a line (see the Event schema). Lines are written in the order
+        the samples recorded them, so a shipper that resumes from the last cursor it
+        stored gets every event exactly once.
+      parameters:
+        - {name: after, in: query, description: "`start` or the cursor of the last event read", schema: {type: string}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 10000}}
+      responses:
+        "200":
+          description: The events
+          headers:
+            X-Next-Cursor: {description: Cursor to resume after this page, schema: {type: string}}
+          content:
+            application/x-ndjson: {schema: {$ref: "#/components/schemas/Event"}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
 components:
   securitySchemes:
     bearer: {type: http, scheme: bearer}
@@ -152,10 +237,13 @@ components:
     process: {name: process, in: query, description: Process name as /proc/PID/comm shows it, schema: {type: string}}
     user: {name: user, in: query, description: User name or uid, schema: {type: string}}
     info: {name: info, in: query, description: "tcp adds tcp_info, timer adds timers; comma-separated", schema: {type: string}}
+    from: {name: from, in: query, description: "Window start (default: an hour before `to`): RFC 3339, Unix seconds, or relative (-15m, -2h, now)", schema: {type: string}}
+    to: {name: to, in: query, description: "Window end (default: now)", schema: {type: string}}
     format: {name: format, in: query, description: Also chosen by Accept, schema: {type: string, enum: [json, ndjson, csv, table]}}
   responses:
     BadRequest: {description: A parameter is wrong; the body names it, content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
     Unauthorized: {description: A token is required, content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
+    NoHistory: {description: This netstatd records no history (started with --no-history), content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
     NotFound: {description: Nothing there, content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
   schemas:
     Timestamp: {type: string, format: date-time, description: RFC 3339 UTC with milliseconds}
@@ -364,12 +452,27 @@ components:
             source: {type: string, enum: [netlink, procfs]}
             problems: {$ref: "#/components/schemas/Problems"}
         auth: {type: boolean}
+        history:
+          type: [object, "null"]
+          additionalProperties: false
+          required: [path, size_bytes, samples, connections, oldest, written, failed, last_error, last_write_ms, writer_lag_seconds]
+          properties:
+            path: {type: string}
+            size_bytes: {type: integer, description: The database and its WAL}
+            samples: {type: integer}
+            connections: {type: integer, description: Connection lifetimes stored}
+            oldest: {type: [string, "null"], format: date-time}
+            written: {type: integer, description: Samples written since start}
+            failed: {type: integer, description: Samples that could not be written (disk full, unwritable file)}
+            last_error: {type: [string, "null"], description: Why writing fails now; null once it works again}
+            last_write_ms: {type: [number, "null"]}
+            writer_lag_seconds: {type: [number, "null"], description: Age of the newest sample written}
     Health:
       type: object
       additionalProperties: false
       required: [status, taken_at, sockets, reasons]
       properties:
-        status: {type: string, enum: [ok, failing]}
+        status: {type: string, enum: [ok, degraded, failing], description: "degraded: sampling works but history cannot be written (the reason says why)"}
         taken_at: {$ref: "#/components/schemas/Timestamp"}
         sockets: {type: integer}
         reasons: {type: array, items: {type: string}}
@@ -384,5 +487,149 @@ components:
         detail: {type: string}
         instance: {type: string}
         parameter: {type: string, description: The query or path parameter at fault}
+    HistoricOwner:
+      type: object
+      additionalProperties: false
+      required: [pid, name, fd, start_time, from, to]
+      properties:
+        pid: {type: integer}
+        name: {type: string}
+        fd: {type: integer}
+        start_time: {type: integer}
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {type: [string, "null"], format: date-time}
+    HistoricConnection:
+      type: object
+      additionalProperties: false
+      required: [proto, family, local, remote, uid, user, inode, cookie, first_seen, last_seen, states, owners, backlog]
+      properties:
+        proto: {type: string, enum: [tcp, udp]}
+        family: {type: string, enum: [ipv4, ipv6]}
+        local: {$ref: "#/components/schemas/Endpoint"}
+        remote: {$ref: "#/components/schemas/Endpoint"}
+        uid: {type: integer}
+        user: {type: string}
+        inode: {type: integer}
+        cookie: {type: [integer, "null"]}
+        first_seen: {$ref: "#/components/schemas/Timestamp"}
+        last_seen: {type: [string, "null"], format: date-time, description: null while still open}
+        states:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [at, state]
+            properties:
+              at: {$ref: "#/components/schemas/Timestamp"}
+              state: {type: string}
+        owners: {type: array, items: {$ref: "#/components/schemas/HistoricOwner"}}
+        backlog:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [start, end, peak_recv_q, peak_send_q]
+            properties:
+              start: {$ref: "#/components/schemas/Timestamp"}
+              end: {type: [string, "null"], format: date-time}
+              peak_recv_q: {type: integer}
+              peak_send_q: {type: integer}
+    HistoricConnectionList:
+      type: object
+      additionalProperties: false
+      required: [from, to, count, items, next]
+      properties:
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {$ref: "#/components/schemas/Timestamp"}
+        count: {type: integer}
+        items: {type: array, items: {$ref: "#/components/schemas/HistoricConnection"}}
+        next: {type: [string, "null"]}
+    PortHistory:
+      type: object
+      additionalProperties: false
+      required: [port, from, to, listeners, connections, truncated]
+      properties:
+        port: {type: integer}
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {$ref: "#/components/schemas/Timestamp"}
+        listeners: {type: array, items: {$ref: "#/components/schemas/HistoricConnection"}}
+        connections: {type: array, items: {$ref: "#/components/schemas/HistoricConnection"}}
+        truncated: {type: boolean, description: More than 10,000 connections; narrow the window}
+    StateSeries:
+      type: object
+      additionalProperties: false
+      required: [from, to, step_seconds, tier, series]
+      properties:
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {$ref: "#/components/schemas/Timestamp"}
+        step_seconds: {type: number}
+        tier: {type: string, enum: [raw, 1m, 1h]}
+        series:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [at, counts]
+            properties:
+              at: {$ref: "#/components/schemas/Timestamp"}
+              counts:
+                type: object
+                additionalProperties: {type: object, additionalProperties: {type: number}}
+    SampleList:
+      type: object
+      additionalProperties: false
+      required: [from, to, count, items, gaps]
+      properties:
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {$ref: "#/components/schemas/Timestamp"}
+        count: {type: integer}
+        items:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [taken_at, run, duration_ms, sockets, problems]
+            properties:
+              taken_at: {$ref: "#/components/schemas/Timestamp"}
+              run: {type: integer, description: Changes when netstatd restarts}
+              duration_ms: {type: number}
+              sockets: {type: integer}
+              problems: {type: boolean}
+        gaps:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [from, to, seconds, reason]
+            properties:
+              from: {$ref: "#/components/schemas/Timestamp"}
+              to: {$ref: "#/components/schemas/Timestamp"}
+              seconds: {type: number}
+              reason: {type: string, enum: [restart, missed samples]}
+    Event:
+      type: object
+      additionalProperties: false
+      required: [cursor, at, kind, connection]
+      properties:
+        cursor: {type: string}
+        at: {$ref: "#/components/schemas/Timestamp"}
+        kind: {type: string, enum: [opened, state_changed, closed, owner_added, owner_removed, backlog_began, backlog_ended]}
+        connection:
+          type: object
+          additionalProperties: false
+          required: [proto, family, local, remote, uid, user, inode, cookie]
+          properties:
+            proto: {type: string}
+            family: {type: string}
+            local: {$ref: "#/components/schemas/Endpoint"}
+            remote: {$ref: "#/components/schemas/Endpoint"}
+            uid: {type: integer}
+            user: {type: string}
+            inode: {type: integer}
+            cookie: {type: [integer, "null"]}
+        state: {type: string}
+        owner: {$ref: "#/components/schemas/HistoricOwner"}
+        queues: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
+        peak: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
 """##
 }

@@ -12,13 +12,14 @@ final class LiveServer {
     let live: LiveView
     let scheme: String
 
-    init(configuration: APIConfiguration = APIConfiguration(), http: HTTPServerConfiguration = LiveServer.defaultHTTP()) throws {
+    init(configuration: APIConfiguration = APIConfiguration(), http: HTTPServerConfiguration = LiveServer.defaultHTTP(),
+         history: HistoryAccess? = nil) throws {
         live = LiveView(collector: Collector(options: {
             var options = CollectorOptions()
             options.tcpInfo = true
             return options
         }()))
-        api = APIServer(live: live, configuration: configuration)
+        api = APIServer(live: live, configuration: configuration, history: history)
         server = HTTPServer(configuration: http, handler: api.handle)
         scheme = http.tlsCertificatePEM == nil ? "http" : "https"
         try server.start()

@@ -49,7 +49,11 @@ def main():
                 failures.append(f"{where}: content type {ctype} not in the contract ({', '.join(content)})")
                 continue
             schema = content[ctype]["schema"]
-        if ctype == "application/json" or ctype.endswith("+json"):
+        if ctype == "application/x-ndjson" and schema.get("type") != "string":
+            for number, line in enumerate(l for l in case["body"].split("\n") if l):
+                for error in jsonschema.Draft202012Validator(schema).iter_errors(json.loads(line)):
+                    failures.append(f"{where}: line {number + 1}: {'/'.join(map(str, error.absolute_path))}: {error.message[:300]}")
+        elif ctype == "application/json" or ctype.endswith("+json"):
             try:
                 instance = json.loads(case["body"])
             except ValueError as error:

@@ -1,0 +1,160 @@
+import API
+import Foundation
+import Sampling
+import Store
+import TestSupport
+import Testing
+
+/// History through the real server: a Recorder writes a known story to a temp file,
+/// and every history endpoint answers about it (checked against openapi.yaml).
+@Suite(.enabled(if: TestEnvironment.hasTool("curl"), "needs curl to send real requests"))
+struct HistoryEndpointTests {
+    let contract = ContractCheck()
+
+    private func verifyContract() throws {
+        guard canValidateContract else { return }
+        let (ok, report) = try contract.verify()
+        #expect(ok, "responses differ from openapi.yaml:\n\(report)")
+    }
+
+    /// The story of RecorderTests, ending 60 s ago: A ESTABLISHED -> TIME_WAIT -> gone,
+    /// L listening on 80, C with a backlog episode, owners nginx 10 and 11.
+    private func storyServer() throws -> (LiveServer, URL, Double) {
+        let dir = try Synthetic.temporaryDirectory("history-api")
+        let path = dir.appendingPathComponent("h.db").path
+        let base = (Date().timeIntervalSince1970 - 64).rounded(.down)
+        let recorder = try Recorder(path: path, version: "test")
+        let nginx = Synthetic.owner(10, "nginx")
+        let worker = Synthetic.owner(11, "nginx", fd: 4)
+        let listener = Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [nginx])
+        try recorder.record(Synthetic.snapshot(at: base + 1, [
+            Synthetic.socket(cookie: 1, state: .established, local: 80, remote: 5000, owners: [nginx]), listener]))
+        try recorder.record(Synthetic.snapshot(at: base + 2, [
+            Synthetic.socket(cookie: 1, state: .timeWait, local: 80, remote: 5000), listener,
+            Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 500, owners: [nginx, worker])]))
+        try recorder.record(Synthetic.snapshot(at: base + 3, [
+            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 900, owners: [nginx, worker])]))
+        try recorder.record(Synthetic.snapshot(at: base + 4, [
+            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, owners: [worker])]))
+        let history = HistoryAccess(readers: ReaderPool(path: path), status: RecorderStatus(), path: path)
+        return (try LiveServer(history: history), dir, base)
+    }
+
+    @Test func windowAtAndPorts() throws {
+        let (server, dir, base) = try storyServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        let window = try server.get("/api/v1/history/connections?from=-5m")
+        contract.record(window, path: "/api/v1/history/connections")
+        #expect(window.status == 200)
+        #expect(window.items.count == 3)
+        let a = window.items.first { ($0["remote"] as? [String: Any])?["port"] as? Int == 5000 }
+        #expect((a?["states"] as? [[String: Any]])?.compactMap { $0["state"] as? String } == ["ESTABLISHED", "TIME_WAIT"])
+        #expect(a?["last_seen"] is String)
+        let c = window.items.first { ($0["remote"] as? [String: Any])?["port"] as? Int == 5001 }
+        #expect(c?["last_seen"] is NSNull)
+        #expect((c?["backlog"] as? [[String: Any]])?.first?["peak_recv_q"] as? Int == 900)
+
+        let filtered = try server.get("/api/v1/history/connections?from=-5m&state=time-wait")
+        #expect(filtered.items.count == 1, "a connection that was ever in the state")
+        let paged = try server.get("/api/v1/history/connections?from=-5m&limit=2")
+        #expect(paged.items.count == 2 && paged.json["next"] is String)
+        let rest = try server.get("/api/v1/history/connections?from=-5m&limit=2&cursor=\(paged.json["next"] as! String)")
+        #expect(rest.items.count == 1 && rest.json["next"] is NSNull)
+
+        let at = try server.get("/api/v1/connections?at=\(Int(base) + 2)")
+        contract.record(at, path: "/api/v1/connections")
+        #expect(at.status == 200 && at.items.count == 3)
+        #expect(at.items.contains { $0["state"] as? String == "TIME_WAIT" })
+        let atFiltered = try server.get("/api/v1/connections?at=\(Int(base) + 2)&state=estab&format=table")
+        #expect(atFiltered.text.contains("127.0.0.1:80") && atFiltered.text.contains("ESTABLISHED") && atFiltered.text.contains("10/nginx,11/nginx"))
+        let later = try server.get("/api/v1/connections?at=-1s")
+        #expect(later.items.count == 2, "the last sample at or before T")
+
+        let port = try server.get("/api/v1/history/ports/80?from=-5m")
+        contract.record(port, path: "/api/v1/history/ports/{port}")
+        #expect((port.json["listeners"] as? [Any])?.count == 1)
+        #expect((port.json["connections"] as? [Any])?.count == 2)
+        try verifyContract()
+    }
+
+    @Test func statesSamplesAndStatus() throws {
+        let (server, dir, _) = try storyServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let states = try server.get("/api/v1/history/states?from=-5m&step=1s")
+        contract.record(states, path: "/api/v1/history/states")
+        let series = states.json["series"] as? [[String: Any]] ?? []
+        #expect(series.count == 4 && states.json["tier"] as? String == "raw")
+        let counts = series.compactMap { (($0["counts"] as? [String: Any])?["tcp"] as? [String: Double]) }
+        #expect(counts.first?["ESTABLISHED"] == 1 && counts.first?["LISTEN"] == 1)
+        #expect(counts[1]["TIME_WAIT"] == 1)
+        let coarse = try server.get("/api/v1/history/states?from=-5m&step=5m")
+        #expect((coarse.json["series"] as? [Any])?.count == 1)
+
+        let samples = try server.get("/api/v1/history/samples?from=-5m")
+        contract.record(samples, path: "/api/v1/history/samples")
+        #expect(samples.items.count == 4 && (samples.json["gaps"] as? [Any])?.isEmpty == true)
+
+        let status = try server.get("/api/v1/status")
+        contract.record(status, path: "/api/v1/status")
+        let history = status.json["history"] as? [String: Any]
+        #expect(history?["samples"] as? Int == 4)
+        #expect(history?["size_bytes"] as? Int ?? 0 > 0)
+        try verifyContract()
+    }
+
+    @Test("the event feed as NDJSON, resumed from X-Next-Cursor without loss or duplicates")
+    func eventFeed() throws {
+        let (server, dir, _) = try storyServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let all = try server.get("/api/v1/events?after=start")
+        contract.record(all, path: "/api/v1/events")
+        #expect(all.contentType == "application/x-ndjson")
+        let lines = all.text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count >= 10)
+        #expect(lines.first?["kind"] as? String == "opened")
+        var cursor = "start"
+        var collected: [String] = []
+        for _ in 0..<100 {
+            let page = try server.get("/api/v1/events?after=\(cursor)&limit=3")
+            let pageLines = page.text.split(separator: "\n").map(String.init)
+            if pageLines.isEmpty {
+                #expect(page.headers["x-next-cursor"] == cursor, "an empty page hands the cursor back")
+                break
+            }
+            collected += pageLines
+            cursor = try #require(page.headers["x-next-cursor"])
+        }
+        #expect(collected == all.text.split(separator: "\n").map(String.init))
+        try verifyContract()
+    }
+
+    @Test("bad history input is a 400 naming the parameter", arguments: [
+        ("/api/v1/history/connections?from=now&to=-1h", "from"),
+        ("/api/v1/history/connections?from=yesterday", "from"),
+        ("/api/v1/history/states?from=-30d&step=1s", "step"),
+        ("/api/v1/history/states?step=0", "step"),
+        ("/api/v1/connections?at=noon", "at"),
+        ("/api/v1/events?after=garbage", "after"),
+        ("/api/v1/events?limit=0", "limit"),
+        ("/api/v1/history/ports/0", "port"),
+        ("/api/v1/history/samples?window=1h", "window"),
+    ])
+    func badInput(path: String, parameter: String) throws {
+        let (server, dir, _) = try storyServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reply = try server.get(path)
+        #expect(reply.status == 400, "\(path): \(reply.text)")
+        #expect(reply.json["parameter"] as? String == parameter, "\(path): \(reply.text)")
+        contract.record(reply, schema: "Problem")
+        try verifyContract()
+    }
+
+    @Test func withoutHistoryTheEndpointsSaySo() throws {
+        let server = try LiveServer()
+        let reply = try server.get("/api/v1/history/samples")
+        #expect(reply.status == 503 && (reply.json["detail"] as? String)?.contains("--db") == true)
+        contract.record(reply, path: "/api/v1/history/samples")
+        try verifyContract()
+    }
+}

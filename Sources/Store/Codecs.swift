@@ -58,8 +58,8 @@ public enum StateCountsBlob {
     static func encode(counts: [Int: Int]) -> [UInt8] {
         var bytes: [UInt8] = []
         for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
-            appendVarint(UInt64(key), to: &bytes)
-            appendVarint(UInt64(count), to: &bytes)
+            Varint.append(UInt64(key), to: &bytes)
+            Varint.append(UInt64(count), to: &bytes)
         }
         return bytes
     }
@@ -69,31 +69,10 @@ public enum StateCountsBlob {
         var result: [Int: Int] = [:]
         var index = 0
         while index < bytes.count {
-            guard let key = readVarint(bytes, &index), let count = readVarint(bytes, &index) else { break }
+            guard let key = Varint.read(bytes, &index), let count = Varint.read(bytes, &index) else { break }
             result[Int(key)] = Int(count)
         }
         return result
     }
 
-    private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(v & 0x7f) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
-
-    private static func readVarint(_ bytes: [UInt8], _ index: inout Int) -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while index < bytes.count, shift < 64 {
-            let byte = bytes[index]
-            index += 1
-            value |= UInt64(byte & 0x7f) << shift
-            if byte & 0x80 == 0 { return value }
-            shift += 7
-        }
-        return nil
-    }
 }

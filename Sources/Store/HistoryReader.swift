@@ -167,10 +167,10 @@ public final class HistoryReader {
         return try loadConnections(statement, eventsThrough: Int64.max)
     }
 
-    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd"
+    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log"
 
     private func loadConnections(_ statement: Statement, eventsThrough: Int64) throws -> [HistoricConnection] {
-        var rows: [(HistoricConnection, firstOwner: (Int64, Int32)?, firstSample: Int64)] = []
+        var rows: [(HistoricConnection, firstOwner: (Int64, Int32)?, firstSample: Int64, log: [UInt8])] = []
         while try statement.step() {
             let (proto, family) = ConnectionKind.decode(statement.int64(1))
             let first = statement.int64(9)
@@ -184,13 +184,12 @@ public final class HistoryReader {
                 states: [(Double(first), SocketState(rawValue: UInt8(truncatingIfNeeded: statement.int64(11))) ?? .close)],
                 owners: [], backlog: [])
             let owner = statement.isNull(12) ? nil : (statement.int64(12), Int32(truncatingIfNeeded: statement.int64(13)))
-            rows.append((connection, owner, first))
+            rows.append((connection, owner, first, statement.blob(14)))
         }
         statement.reset()
         var result: [HistoricConnection] = []
         result.reserveCapacity(rows.count)
-        let events = try database.prepare("SELECT sample_id, kind, value FROM events WHERE connection_id = ? AND sample_id <= ? ORDER BY sample_id, kind")
-        for (row, firstOwner, firstSample) in rows {
+        for (row, firstOwner, firstSample, log) in rows {
             var connection = row
             connection.firstSeen = try time(ofSample: firstSample)
             if let last = connection.lastSeen { connection.lastSeen = try time(ofSample: Int64(last)) }
@@ -200,12 +199,10 @@ public final class HistoryReader {
                 connection.owners.append(try owner(process, fd, from: connection.firstSeen))
                 openOwners[process << 24 | Int64(fd)] = 0
             }
-            events.reset()
-            try events.bind([.integer(connection.id), .integer(eventsThrough)])
-            while try events.step() {
-                let at = try time(ofSample: events.int64(0))
-                let value = events.isNull(2) ? 0 : events.int64(2)
-                switch EventKind(rawValue: events.int64(1)) {
+            for entry in ChangeLog.decodeConnection(log, firstSample: firstSample) where entry.sample <= eventsThrough {
+                let at = try time(ofSample: entry.sample)
+                let value = entry.value ?? 0
+                switch entry.kind {
                 case .stateChanged:
                     connection.states.append((at, SocketState(rawValue: UInt8(truncatingIfNeeded: value)) ?? .close))
                 case .ownerAdded:
@@ -285,7 +282,7 @@ public final class HistoryReader {
     }
 
     /// Up to `limit` events after `cursor`, oldest first: openings (from `connections`)
-    /// merged with the stored events by (sample, connection, kind).
+    /// merged with the sample rows of `changes` by (sample, connection, kind).
     public func events(after cursor: EventCursor, limit: Int) throws -> [HistoryEvent] {
         var merged: [(key: EventCursor, kind: EventKind, value: Int64?)] = []
         let opened = try database.prepare("SELECT id, first_sample FROM connections WHERE id > ? ORDER BY id LIMIT ?")
@@ -294,18 +291,20 @@ public final class HistoryReader {
             merged.append((EventCursor(sample: opened.int64(1), connection: opened.int64(0), kind: 0, openedThrough: opened.int64(0)), .opened, nil))
         }
         opened.reset()
-        let stored = try database.prepare("""
-            SELECT sample_id, connection_id, kind, value FROM events INDEXED BY events_by_sample
-            WHERE sample_id >= ?1 AND (sample_id > ?1 OR connection_id > ?2 OR (connection_id = ?2 AND kind > ?3))
-            ORDER BY sample_id, connection_id, kind LIMIT ?4
-            """)
-        try stored.bind([.integer(cursor.sample), .integer(cursor.connection), .integer(cursor.kind), .integer(Int64(limit))])
-        while try stored.step() {
-            let kind = EventKind(rawValue: stored.int64(2)) ?? .closed
-            merged.append((EventCursor(sample: stored.int64(0), connection: stored.int64(1), kind: kind.rawValue, openedThrough: 0),
-                           kind, stored.isNull(3) ? nil : stored.int64(3)))
+        // Sample rows in order until `limit` events past the cursor are in hand.
+        let rows = try database.prepare("SELECT sample_id, data FROM changes WHERE sample_id >= ? ORDER BY sample_id")
+        try rows.bind([.integer(cursor.sample)])
+        var stored = 0
+        while stored < limit, try rows.step() {
+            let sample = rows.int64(0)
+            for entry in ChangeLog.decodeFeed(rows.blob(1)) {
+                let key = EventCursor(sample: sample, connection: entry.connection, kind: entry.kind.rawValue, openedThrough: 0)
+                guard cursor < key else { continue }
+                merged.append((key, entry.kind, entry.value))
+                stored += 1
+            }
         }
-        stored.reset()
+        rows.reset()
         merged.sort { $0.key < $1.key }
         var result: [HistoryEvent] = []
         var position = cursor

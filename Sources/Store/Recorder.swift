@@ -11,6 +11,7 @@ public final class Recorder {
     /// A connection that was present in the previous sample.
     private struct OpenConnection {
         var id: Int64
+        var firstSample: Int64
         var state: SocketState
         var owners: Set<OwnerKey>
         /// The backlog episode in progress: its peaks.
@@ -38,6 +39,10 @@ public final class Recorder {
     private var previousSample: Int64?
     private let retention: Retention
     private var samplesSinceRetention = 0
+    /// Events of the sample being written: for its `changes` row, and per connection
+    /// for each connection's `log` (with that connection's first sample).
+    private var feed: [ChangeLog.FeedEntry] = []
+    private var logs: [Int64: (firstSample: Int64, bytes: [UInt8])] = [:]
 
     /// Opens (or creates) the history at `path` and starts a new run. Intervals the
     /// previous run left open are closed at its last sample.
@@ -66,10 +71,12 @@ public final class Recorder {
     public func record(_ snapshot: Snapshot) throws {
         var working = open
         var workingProcesses = processIDs
+        feed.removeAll(keepingCapacity: true)
+        logs.removeAll(keepingCapacity: true)
         let written = try database.transaction { () -> Int64 in
             let sampleID = try insertSample(snapshot)
             for orphan in orphans {
-                try event(sampleID, orphan, .closed, nil)
+                event(sampleID, orphan, firstSample: nil, .closed, nil)
             }
             var seen = 0
             for socket in snapshot.sockets {
@@ -78,24 +85,24 @@ public final class Recorder {
                 if var existing = working[key] {
                     if existing.seenIn == sampleID { continue }  // duplicate key within a sample
                     if existing.state != socket.state {
-                        try event(sampleID, existing.id, .stateChanged, Int64(socket.state.rawValue))
+                        event(sampleID, existing.id, firstSample: existing.firstSample, .stateChanged, Int64(socket.state.rawValue))
                         existing.state = socket.state
                     }
                     if existing.owners != owners {
-                        for added in owners.subtracting(existing.owners) { try event(sampleID, existing.id, .ownerAdded, added.packed) }
-                        for removed in existing.owners.subtracting(owners) { try event(sampleID, existing.id, .ownerRemoved, removed.packed) }
+                        for added in owners.subtracting(existing.owners) { event(sampleID, existing.id, firstSample: existing.firstSample, .ownerAdded, added.packed) }
+                        for removed in existing.owners.subtracting(owners) { event(sampleID, existing.id, firstSample: existing.firstSample, .ownerRemoved, removed.packed) }
                         existing.owners = owners
                     }
-                    existing.backlog = try updateBacklog(socket, existing.backlog, id: existing.id, sample: sampleID)
+                    existing.backlog = updateBacklog(socket, existing.backlog, id: existing.id, firstSample: existing.firstSample, sample: sampleID)
                     existing.seenIn = sampleID
                     working[key] = existing
                 } else {
                     let id = try insertConnection(socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed })
                     for extra in owners.sorted(by: { $0.packed < $1.packed }).dropFirst() {
-                        try event(sampleID, id, .ownerAdded, extra.packed)
+                        event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
                     }
-                    let backlog = try updateBacklog(socket, nil, id: id, sample: sampleID)
-                    working[key] = OpenConnection(id: id, state: socket.state, owners: owners, backlog: backlog, seenIn: sampleID)
+                    let backlog = updateBacklog(socket, nil, id: id, firstSample: sampleID, sample: sampleID)
+                    working[key] = OpenConnection(id: id, firstSample: sampleID, state: socket.state, owners: owners, backlog: backlog, seenIn: sampleID)
                 }
                 seen += 1
             }
@@ -103,14 +110,15 @@ public final class Recorder {
             var gone: [ConnectionKey] = []
             for (key, connection) in working where connection.seenIn != sampleID {
                 if let peak = connection.backlog {
-                    try event(sampleID, connection.id, .backlogEnded, Int64(peak.recv) << 32 | Int64(peak.send))
+                    event(sampleID, connection.id, firstSample: connection.firstSample, .backlogEnded, Int64(peak.recv) << 32 | Int64(peak.send))
                 }
-                try event(sampleID, connection.id, .closed, nil)
+                event(sampleID, connection.id, firstSample: nil, .closed, nil)
                 try database.prepare("UPDATE connections SET last_sample = ? WHERE id = ?")
                     .run([.integer(previousSample ?? sampleID), .integer(connection.id)])
                 gone.append(key)
             }
             for key in gone { working.removeValue(forKey: key) }
+            try flushEvents(sampleID)
             try downsample(snapshot)
             return sampleID
         }
@@ -152,9 +160,26 @@ public final class Recorder {
         return database.lastInsertRowID
     }
 
-    private func event(_ sample: Int64, _ connection: Int64, _ kind: EventKind, _ value: Int64?) throws {
-        try database.prepare("INSERT OR REPLACE INTO events(sample_id, connection_id, kind, value) VALUES(?, ?, ?, ?)")
-            .run([.integer(sample), .integer(connection), .integer(kind.rawValue), value.map { .integer($0) } ?? .null])
+    /// Notes an event of the sample being written: in the feed, and (unless it is a
+    /// close, which `last_sample` already says) in the connection's own log.
+    private func event(_ sample: Int64, _ connection: Int64, firstSample: Int64?, _ kind: EventKind, _ value: Int64?) {
+        feed.append(ChangeLog.FeedEntry(connection: connection, kind: kind, value: value))
+        guard let firstSample, kind != .closed else { return }
+        var log = logs[connection] ?? (firstSample, [])
+        ChangeLog.append(ChangeLog.ConnectionEntry(sample: sample, kind: kind, value: value), firstSample: firstSample, to: &log.bytes)
+        logs[connection] = log
+    }
+
+    /// Writes the sample's feed row and appends to each changed connection's log.
+    private func flushEvents(_ sample: Int64) throws {
+        if !feed.isEmpty {
+            try database.prepare("INSERT INTO changes(sample_id, data) VALUES(?, ?)")
+                .run([.integer(sample), .blob(ChangeLog.encodeFeed(feed))])
+        }
+        let append = try database.prepare("UPDATE connections SET log = coalesce(log, x'') || ? WHERE id = ?")
+        for (connection, log) in logs {
+            try append.run([.blob(log.bytes), .integer(connection)])
+        }
     }
 
     private func ownerKeys(_ socket: Socket, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
@@ -179,18 +204,18 @@ public final class Recorder {
     /// A backlog episode runs while the socket's queues are not empty: for a listener
     /// the accept queue (its Send-Q is the limit, not a backlog), for others both.
     private func updateBacklog(
-        _ socket: Socket, _ episode: (recv: UInt32, send: UInt32)?, id: Int64, sample: Int64
-    ) throws -> (recv: UInt32, send: UInt32)? {
+        _ socket: Socket, _ episode: (recv: UInt32, send: UInt32)?, id: Int64, firstSample: Int64, sample: Int64
+    ) -> (recv: UInt32, send: UInt32)? {
         let recv = socket.recvQ
         let send = socket.state == .listen ? 0 : socket.sendQ
         if recv == 0 && send == 0 {
             if let episode {
-                try event(sample, id, .backlogEnded, Int64(episode.recv) << 32 | Int64(episode.send))
+                event(sample, id, firstSample: firstSample, .backlogEnded, Int64(episode.recv) << 32 | Int64(episode.send))
             }
             return nil
         }
         guard let episode else {
-            try event(sample, id, .backlogBegan, Int64(recv) << 32 | Int64(send))
+            event(sample, id, firstSample: firstSample, .backlogBegan, Int64(recv) << 32 | Int64(send))
             return (recv, send)
         }
         return (max(episode.recv, recv), max(episode.send, send))
@@ -221,7 +246,7 @@ public final class Recorder {
         let cutoff = now - retention.rawSeconds
         guard let oldestKept = try database.scalar("SELECT min(id) FROM samples WHERE taken_at >= ?", [.real(cutoff)]) else { return }
         try database.transaction {
-            try database.prepare("DELETE FROM events WHERE (connection_id, sample_id, kind) IN (SELECT connection_id, sample_id, kind FROM events WHERE sample_id < ? LIMIT ?)")
+            try database.prepare("DELETE FROM changes WHERE sample_id IN (SELECT sample_id FROM changes WHERE sample_id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
             try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE last_sample < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])

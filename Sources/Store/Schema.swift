@@ -2,10 +2,11 @@
 /// storage model (../shared/DESIGN.md): cost follows churn, not the socket count.
 /// - `connections`: one row per connection lifetime (opened = `first_sample`,
 ///   last seen = `last_sample`, NULL while open), with its first state and owner.
-/// - `events`: what changed, in the sample that recorded it (state changes, closes,
-///   owner changes, backlog episodes); the opening is the `connections` row itself.
-///   Keyed by connection (a connection's history is one range) and indexed by
-///   sample (the event feed reads it in the order it was written).
+/// - what changed after the opening (state changes, owner changes, backlog episodes)
+///   is kept twice, both packed: in the connection's own `log` blob (its history is
+///   one row read) and in `changes`, one row per sample holding that sample's events
+///   in the order the event feed serves them (closes included). A row per event plus
+///   two indexes cost about 90 bytes per short connection; packed, about 10.
 /// - `samples`: one row per sample with its state counts packed in a blob.
 /// - `state_counts_1m` / `_1h`: the counts downsampled (sums and sample counts per
 ///   bucket), kept longer than raw rows.
@@ -51,17 +52,14 @@ enum Schema {
                 last_sample INTEGER,
                 state INTEGER NOT NULL,
                 process_id INTEGER,
-                fd INTEGER
+                fd INTEGER,
+                log BLOB
             );
             CREATE INDEX connections_last_sample ON connections(last_sample);
-            CREATE TABLE events(
-                sample_id INTEGER NOT NULL,
-                connection_id INTEGER NOT NULL,
-                kind INTEGER NOT NULL,
-                value INTEGER,
-                PRIMARY KEY(connection_id, sample_id, kind)
-            ) WITHOUT ROWID;
-            CREATE INDEX events_by_sample ON events(sample_id);
+            CREATE TABLE changes(
+                sample_id INTEGER PRIMARY KEY,
+                data BLOB NOT NULL
+            );
             CREATE TABLE state_counts_1m(
                 bucket INTEGER PRIMARY KEY,
                 samples INTEGER NOT NULL,

@@ -1,0 +1,86 @@
+/// The packed event encodings (see Schema): varints, so a typical event is 3 bytes.
+enum ChangeLog {
+    /// One event of a connection's own log: the sample (as a delta from the
+    /// connection's first sample), the kind and the value.
+    struct ConnectionEntry: Equatable {
+        var sample: Int64
+        var kind: EventKind
+        var value: Int64?
+    }
+
+    /// One event of a sample's feed row.
+    struct FeedEntry: Equatable {
+        var connection: Int64
+        var kind: EventKind
+        var value: Int64?
+    }
+
+    static func append(_ entry: ConnectionEntry, firstSample: Int64, to bytes: inout [UInt8]) {
+        Varint.append(UInt64(max(0, entry.sample - firstSample)), to: &bytes)
+        Varint.append(UInt64(entry.kind.rawValue), to: &bytes)
+        Varint.append(entry.value.map { UInt64(bitPattern: $0) &+ 1 } ?? 0, to: &bytes)
+    }
+
+    static func decodeConnection(_ bytes: [UInt8], firstSample: Int64) -> [ConnectionEntry] {
+        var entries: [ConnectionEntry] = []
+        var index = 0
+        while index < bytes.count {
+            guard let delta = Varint.read(bytes, &index), let kind = Varint.read(bytes, &index),
+                  let value = Varint.read(bytes, &index), let eventKind = EventKind(rawValue: Int64(kind)) else { break }
+            entries.append(ConnectionEntry(sample: firstSample + Int64(delta), kind: eventKind,
+                                           value: value == 0 ? nil : Int64(bitPattern: value &- 1)))
+        }
+        return entries
+    }
+
+    /// Encodes a sample's events, sorted by (connection, kind); connection ids as deltas.
+    static func encodeFeed(_ entries: [FeedEntry]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var previous: Int64 = 0
+        for entry in entries.sorted(by: { ($0.connection, $0.kind.rawValue) < ($1.connection, $1.kind.rawValue) }) {
+            Varint.append(UInt64(entry.connection - previous), to: &bytes)
+            Varint.append(UInt64(entry.kind.rawValue), to: &bytes)
+            Varint.append(entry.value.map { UInt64(bitPattern: $0) &+ 1 } ?? 0, to: &bytes)
+            previous = entry.connection
+        }
+        return bytes
+    }
+
+    static func decodeFeed(_ bytes: [UInt8]) -> [FeedEntry] {
+        var entries: [FeedEntry] = []
+        var index = 0
+        var connection: Int64 = 0
+        while index < bytes.count {
+            guard let delta = Varint.read(bytes, &index), let kind = Varint.read(bytes, &index),
+                  let value = Varint.read(bytes, &index), let eventKind = EventKind(rawValue: Int64(kind)) else { break }
+            connection += Int64(delta)
+            entries.append(FeedEntry(connection: connection, kind: eventKind, value: value == 0 ? nil : Int64(bitPattern: value &- 1)))
+        }
+        return entries
+    }
+}
+
+/// LEB128 unsigned varints.
+enum Varint {
+    static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(v & 0x7f) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    static func read(_ bytes: [UInt8], _ index: inout Int) -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count, shift < 64 {
+            let byte = bytes[index]
+            index += 1
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+}

@@ -79,6 +79,10 @@ public final class Database {
     /// The first column of the first row of `sql`, as an integer (nil when no row).
     public func scalar(_ sql: String, _ values: [SQLValue] = []) throws -> Int64? {
         let statement = try prepare(sql)
+        // Reset before returning: a statement left mid-result keeps its read
+        // transaction open, and an open read transaction stops every checkpoint, so
+        // the WAL would grow without bound.
+        defer { statement.reset() }
         try statement.bind(values)
         guard try statement.step() else { return nil }
         return statement.isNull(0) ? nil : statement.int64(0)

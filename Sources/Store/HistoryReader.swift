@@ -120,6 +120,7 @@ public final class HistoryReader {
     /// The last sample at or before `time`.
     public func sample(atOrBefore time: Double) throws -> SampleRecord? {
         let statement = try database.prepare("SELECT id, taken_at, run_id, duration_ms, sockets, problems, counts FROM samples WHERE taken_at <= ? ORDER BY taken_at DESC LIMIT 1")
+        defer { statement.reset() }
         try statement.bind([.real(time)])
         return try statement.step() ? sampleRecord(statement) : nil
     }
@@ -127,6 +128,7 @@ public final class HistoryReader {
     /// The samples taken in [from, to], oldest first, at most `limit`.
     public func samples(from: Double, to: Double, limit: Int) throws -> [SampleRecord] {
         let statement = try database.prepare("SELECT id, taken_at, run_id, duration_ms, sockets, problems, counts FROM samples WHERE taken_at >= ? AND taken_at <= ? ORDER BY taken_at LIMIT ?")
+        defer { statement.reset() }
         try statement.bind([.real(from), .real(to), .integer(Int64(limit))])
         var result: [SampleRecord] = []
         while try statement.step() { result.append(sampleRecord(statement)) }
@@ -235,6 +237,7 @@ public final class HistoryReader {
     private func processInfo(_ id: Int64) throws -> (pid: Int32, startTime: UInt64, name: String) {
         if let cached = processCache[id] { return cached }
         let statement = try database.prepare("SELECT pid, start_time, name FROM processes WHERE id = ?")
+        defer { statement.reset() }
         try statement.bind([.integer(id)])
         let info: (Int32, UInt64, String) = try statement.step()
             ? (Int32(truncatingIfNeeded: statement.int64(0)), UInt64(statement.int64(1)), statement.text(2)) : (0, 0, "?")
@@ -245,6 +248,7 @@ public final class HistoryReader {
     private func time(ofSample id: Int64) throws -> Double {
         if let cached = sampleTimes[id] { return cached }
         let statement = try database.prepare("SELECT taken_at FROM samples WHERE id = ?")
+        defer { statement.reset() }
         try statement.bind([.integer(id)])
         let value = try statement.step() ? statement.double(0) : 0
         if sampleTimes.count > 100_000 { sampleTimes.removeAll(keepingCapacity: true) }
@@ -265,6 +269,7 @@ public final class HistoryReader {
             tier = ("1h", "SELECT bucket, samples, sums FROM state_counts_1h WHERE bucket >= ? AND bucket <= ? ORDER BY bucket")
         }
         let statement = try database.prepare(tier.sql)
+        defer { statement.reset() }
         try statement.bind([.real(from), .real(to)])
         var sums: [Int64: (samples: Int, counts: [Int: Int])] = [:]
         while try statement.step() {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Sampling
 import Store
 import TestSupport
@@ -145,5 +146,32 @@ struct RecorderTests {
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+}
+
+/// The writer must never hold a read transaction between samples: one would stop
+/// every checkpoint and the WAL would grow without bound.
+struct WALCheckpointTests {
+    @Test func aCheckpointCompletesWhileTheRecorderIsOpen() throws {
+        let dir = try Synthetic.temporaryDirectory("wal")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let recorder = try Recorder(path: path, version: "test")
+        for i in 0..<50 {
+            try recorder.record(Synthetic.snapshot(at: 1_700_000_000 + Double(i), [
+                Synthetic.socket(cookie: UInt64(i + 1), state: .established, local: 80, remote: UInt16(2000 + i))]))
+        }
+        let reader = try HistoryReader(path: path)
+        _ = try reader.sample(atOrBefore: 1_800_000_000)
+        _ = try reader.figures()
+        let other = try Database(path: path)
+        let statement = try other.prepare("PRAGMA wal_checkpoint(TRUNCATE)")
+        #expect(try statement.step())
+        #expect(statement.int(0) == 0, "busy: someone holds a read transaction")
+        statement.reset()
+        var info = stat()
+        stat(path + "-wal", &info)
+        #expect(info.st_size == 0, "the WAL was truncated")
+        _ = recorder
     }
 }

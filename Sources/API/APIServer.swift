@@ -12,12 +12,16 @@ public final class APIServer: Sendable {
     private let configuration: APIConfiguration
     private let startedAt = monotonicNow()
     private let history: HistoryAccess?
+    private let stats: StatsView
+    private let procRoot: String
 
     /// The API over `live`, and over `history` when it is recorded.
-    public init(live: LiveView, configuration: APIConfiguration, history: HistoryAccess? = nil) {
+    public init(live: LiveView, configuration: APIConfiguration, history: HistoryAccess? = nil, stats: StatsView? = nil) {
         self.live = live
         self.configuration = configuration
         self.history = history
+        procRoot = live.procRoot
+        self.stats = stats ?? StatsView(procRoot: live.procRoot)
         var router = Router<RouteHandler>()
         router.add("GET", "/healthz", MetaRoutes.health)
         router.add("GET", "/openapi.yaml", MetaRoutes.openAPI)
@@ -28,6 +32,11 @@ public final class APIServer: Sendable {
         router.add("GET", "/api/v1/processes", ProcessRoutes.list)
         router.add("GET", "/api/v1/processes/{pid}", ProcessRoutes.one)
         router.add("GET", "/api/v1/stats/states", StatsRoutes.states)
+        router.add("GET", "/api/v1/stats/protocols", ProtocolRoutes.protocols)
+        router.add("GET", "/api/v1/stats/sockets", ProtocolRoutes.sockets)
+        router.add("GET", "/api/v1/interfaces", ProtocolRoutes.interfaces)
+        router.add("GET", "/api/v1/routes", ProtocolRoutes.routes)
+        router.add("GET", "/metrics", MetricsRoute.metrics)
         router.add("GET", "/api/v1/history/connections", HistoryRoutes.connections)
         router.add("GET", "/api/v1/history/states", HistoryRoutes.states)
         router.add("GET", "/api/v1/history/ports/{port}", HistoryRoutes.port)
@@ -84,7 +93,7 @@ public final class APIServer: Sendable {
         case .found(let handler, let parameters):
             let context = RouteContext(
                 request: request, parameters: parameters, query: QueryParameters(request.query), live: live,
-                configuration: configuration, startedAt: startedAt, history: history)
+                configuration: configuration, startedAt: startedAt, history: history, stats: stats, procRoot: procRoot)
             do {
                 return try handler(context)
             } catch let problem as Problem {

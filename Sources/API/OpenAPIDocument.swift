@@ -143,6 +143,46 @@ paths:
         "200": {description: The counts, content: {application/json: {schema: {$ref: "#/components/schemas/StateCounts"}}}}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+  /api/v1/stats/protocols:
+    get:
+      summary: Protocol counters (netstat -s) with per-second rates over the last interval, and health signals
+      parameters:
+        - {name: group, in: query, description: "Only these groups (Tcp, TcpExt, Udp6 ...); repeatable", schema: {type: string}}
+        - {name: counter, in: query, description: "Only these counters, as Group.Name (Tcp.RetransSegs); repeatable", schema: {type: string}}
+      responses:
+        "200": {description: The counters, content: {application/json: {schema: {$ref: "#/components/schemas/ProtocolStats"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+  /api/v1/stats/sockets:
+    get:
+      summary: Socket totals (ss -s)
+      responses:
+        "200": {description: The totals, content: {application/json: {schema: {$ref: "#/components/schemas/SocketTotals"}}}}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+  /api/v1/interfaces:
+    get:
+      summary: Interfaces with their counters and rates (netstat -i)
+      parameters:
+        - {name: name, in: query, schema: {type: string}}
+      responses:
+        "200": {description: The interfaces, content: {application/json: {schema: {$ref: "#/components/schemas/InterfaceList"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+  /api/v1/routes:
+    get:
+      summary: IPv4 and IPv6 routes (netstat -rn)
+      parameters:
+        - $ref: "#/components/parameters/family"
+      responses:
+        "200": {description: The routes, content: {application/json: {schema: {$ref: "#/components/schemas/RouteList"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+  /metrics:
+    get:
+      summary: Prometheus text exposition format (0.0.4)
+      responses:
+        "200": {description: The metrics, content: {text/plain: {schema: {type: string}}}}
+        "401": {$ref: "#/components/responses/Unauthorized"}
   /api/v1/history/connections:
     get:
       summary: Every connection present in the window, with its states, owners and backlog episodes
@@ -631,5 +671,92 @@ components:
         owner: {$ref: "#/components/schemas/HistoricOwner"}
         queues: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
         peak: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
+    Rate:
+      type: object
+      additionalProperties: false
+      required: [value, rate]
+      properties:
+        value: {type: number}
+        rate: {type: [number, "null"], description: Per second over the last interval; null on the first reading or after a reset}
+        reset: {type: boolean, description: The counter went down since the last reading (a reset), so no rate}
+    ProtocolStats:
+      type: object
+      additionalProperties: false
+      required: [taken_at, interval_seconds, groups, health, full_listeners, missing]
+      properties:
+        taken_at: {$ref: "#/components/schemas/Timestamp"}
+        interval_seconds: {type: [number, "null"]}
+        groups: {type: object, additionalProperties: {type: object, additionalProperties: {$ref: "#/components/schemas/Rate"}}}
+        health:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [name, value, explanation]
+            properties:
+              name: {type: string}
+              value: {type: [number, "null"]}
+              explanation: {type: string}
+        full_listeners: {type: array, items: {$ref: "#/components/schemas/Socket"}}
+        missing: {type: array, items: {type: string}, description: Files this kernel or tree lacks; their counters are absent, not zero}
+    SocketTotals:
+      type: object
+      additionalProperties: false
+      required: [taken_at, sockstat, total, by_protocol]
+      properties:
+        taken_at: {$ref: "#/components/schemas/Timestamp"}
+        sockstat: {type: object, additionalProperties: {type: object, additionalProperties: {type: integer}}}
+        total: {type: integer}
+        by_protocol:
+          type: object
+          additionalProperties:
+            type: object
+            additionalProperties: false
+            required: [total, states]
+            properties:
+              total: {type: integer}
+              states: {type: object, additionalProperties: {type: integer}}
+    InterfaceList:
+      type: object
+      additionalProperties: false
+      required: [taken_at, count, items, next]
+      properties:
+        taken_at: {$ref: "#/components/schemas/Timestamp"}
+        count: {type: integer}
+        next: {type: "null"}
+        items:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [name, state, mtu, counters]
+            properties:
+              name: {type: string}
+              state: {type: [string, "null"]}
+              mtu: {type: [integer, "null"]}
+              counters: {type: object, additionalProperties: {$ref: "#/components/schemas/Rate"}}
+    RouteList:
+      type: object
+      additionalProperties: false
+      required: [taken_at, count, items, next]
+      properties:
+        taken_at: {$ref: "#/components/schemas/Timestamp"}
+        count: {type: integer}
+        next: {type: "null"}
+        items:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [family, destination, prefix_length, gateway, flags, metric, mtu, interface]
+            properties:
+              family: {type: string, enum: [ipv4, ipv6]}
+              destination: {type: string}
+              prefix_length: {type: integer}
+              gateway: {type: string}
+              flags: {type: string}
+              metric: {type: integer}
+              mtu: {type: integer}
+              interface: {type: string}
 """##
 }

@@ -18,6 +18,10 @@ public struct RouteContext: Sendable {
     public var startedAt: Double
     /// The history file, when one is recorded.
     public var history: HistoryAccess?
+    /// Protocol counters.
+    public var stats: StatsView
+    /// The proc tree read (for routes and interfaces).
+    public var procRoot: String
 
     /// The snapshot this request should describe: at most `maxSnapshotAge` old.
     public func snapshot() -> Snapshot {

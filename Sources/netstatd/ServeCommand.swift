@@ -103,7 +103,9 @@ enum ServeCommand {
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let apiServer = APIServer(live: live, configuration: api, history: history)
+        let stats = StatsView(procRoot: options.procRoot)
+        stats.refresh()
+        let apiServer = APIServer(live: live, configuration: api, history: history, stats: stats)
         let server = HTTPServer(configuration: http, handler: apiServer.handle)
         do {
             try server.start()
@@ -119,7 +121,10 @@ enum ServeCommand {
         if let history { StandardError.line("netstatd: recording history in \(history.path)") }
         let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status) }
         writer?.record(first)
-        let sampler = Sampler(live: live, interval: interval) { writer?.record($0) }
+        let sampler = Sampler(live: live, interval: interval) { snapshot in
+            stats.refresh()
+            writer?.record(snapshot)
+        }
         sampler.start()
 
         var received: Int32 = 0

@@ -18,6 +18,7 @@ struct Subcommand {
 
 let subcommands: [Subcommand] = [
     Subcommand(name: "snapshot", abstract: "Print every TCP and UDP socket once, like netstat -tuanp.", run: SnapshotCommand.main),
+    Subcommand(name: "stats", abstract: "Print protocol counters like netstat -s.", run: StatsCommand.main),
     Subcommand(name: "serve", abstract: "Sample on an interval and serve the HTTP API.", run: ServeCommand.main),
     Subcommand(name: "bench-history", abstract: "Measure history storage and queries.", hidden: true, run: BenchHistoryCommand.main),
     Subcommand(name: "bench-sampler", abstract: "Measure steady-state sampling cost.", hidden: true, run: BenchSamplerCommand.main),

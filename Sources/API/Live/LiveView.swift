@@ -17,9 +17,13 @@ public final class LiveView: @unchecked Sendable {
     private var stats = SamplerStats()
     private var listeners: [@Sendable (Snapshot) -> Void] = []
 
+    /// The proc tree the collector reads.
+    public let procRoot: String
+
     /// A view sampling with `collector`; nothing is sampled until asked.
     public init(collector: Collector) {
         self.collector = collector
+        procRoot = collector.options.procRoot
     }
 
     /// Calls `body` with every new snapshot, on the thread that took it (the recorder hooks in here).

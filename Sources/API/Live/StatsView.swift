@@ -1,0 +1,37 @@
+import Glibc
+import Sampling
+
+/// The latest protocol counters and the reading before them, for rates. Like
+/// LiveView, "current" means at most a second old and concurrent requests share one
+/// read; a rate is over the interval between the two newest readings.
+public final class StatsView: @unchecked Sendable {
+    // @unchecked: `latest` and `previous` are only touched while holding `lock`.
+    private let procRoot: String
+    private let lock = Lock()
+    private var latest: ProtocolStats?
+    private var previous: ProtocolStats?
+
+    /// A view reading under `procRoot`.
+    public init(procRoot: String) {
+        self.procRoot = procRoot
+    }
+
+    /// The newest reading not older than `maxAge`, and the one before it.
+    public func current(maxAge: Double = 1.0) -> (now: ProtocolStats, before: ProtocolStats?) {
+        lock.withLock {
+            if let latest, monotonicNow() - latest.monotonic <= maxAge { return (latest, previous) }
+            let fresh = ProtocolStats.read(procRoot: procRoot)
+            previous = latest
+            latest = fresh
+            return (fresh, previous)
+        }
+    }
+
+    /// Reads now (the sampler's call, so rates exist before the first request).
+    public func refresh() {
+        lock.withLock {
+            previous = latest
+            latest = ProtocolStats.read(procRoot: procRoot)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import HTTP
+import Rendering
+import Sampling
+
+/// `GET /metrics`: the Prometheus text exposition format (version 0.0.4): sockets by
+/// proto, family and state; listeners' accept queue and backlog; every protocol
+/// counter; interface counters; the sampler's own cost and errors.
+enum MetricsRoute {
+    static func metrics(_ context: RouteContext) throws -> HTTPResponse {
+        let snapshot = context.snapshot()
+        let (stats, _) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
+        var text = ""
+        text.reserveCapacity(64 * 1024)
+        func family(_ name: String, _ type: String, _ help: String) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func sample(_ name: String, _ labels: [(String, String)], _ value: Double) {
+            text += name
+            if !labels.isEmpty {
+                text += "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+            }
+            text += " " + format(value) + "\n"
+        }
+
+        family("netstatd_sockets", "gauge", "Sockets by protocol, family and state.")
+        var counts: [String: Int] = [:]
+        for socket in snapshot.sockets { counts["\(socket.proto.rawValue)|\(socket.family.rawValue)|\(socket.stateName)", default: 0] += 1 }
+        for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "|").map(String.init)
+            sample("netstatd_sockets", [("proto", parts[0]), ("family", parts[1]), ("state", parts[2])], Double(count))
+        }
+        family("netstatd_listen_queue_length", "gauge", "Connections waiting in a TCP listener's accept queue.")
+        let listeners = snapshot.sockets.filter { $0.proto == .tcp && $0.state == .listen }
+        for socket in listeners {
+            sample("netstatd_listen_queue_length", [("address", socket.local.address.description), ("port", String(socket.local.port))], Double(socket.recvQ))
+        }
+        family("netstatd_listen_backlog", "gauge", "A TCP listener's accept queue limit (its backlog).")
+        for socket in listeners {
+            sample("netstatd_listen_backlog", [("address", socket.local.address.description), ("port", String(socket.local.port))], Double(socket.sendQ))
+        }
+        // Kernel counters: one family per counter, `_total` for monotonic counters;
+        // the few gauges of /proc/net/snmp (Tcp.CurrEstab, Tcp.MaxConn, Tcp.Rto*) are not.
+        let gauges: Set<String> = ["Tcp.CurrEstab", "Tcp.MaxConn", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Ip.Forwarding", "Ip.DefaultTTL"]
+        for counter in stats.counters {
+            let base = "netstatd_" + snake(counter.group) + "_" + snake(counter.name)
+            if gauges.contains(counter.key) {
+                family(base, "gauge", "\(counter.key) from /proc/net.")
+                sample(base, [], counter.value)
+            } else {
+                family(base + "_total", "counter", "\(counter.key) from /proc/net.")
+                sample(base + "_total", [], counter.value)
+            }
+        }
+        var byField: [String: [(String, Double)]] = [:]
+        for interface in stats.interfaces {
+            for key in interface.order { byField[key, default: []].append((interface.name, interface.counters[key] ?? 0)) }
+        }
+        for (field, values) in byField.sorted(by: { $0.key < $1.key }) {
+            let direction = field.hasPrefix("rx_") ? "receive" : "transmit"
+            let name = "netstatd_network_\(direction)_\(field.dropFirst(3))_total"
+            family(name, "counter", "/proc/net/dev \(field) per interface.")
+            for (interface, value) in values { sample(name, [("interface", interface)], value) }
+        }
+        let sampler = context.live.samplerStats
+        family("netstatd_samples_total", "counter", "Samples taken since start.")
+        sample("netstatd_samples_total", [], Double(sampler.samples))
+        family("netstatd_samples_with_problems_total", "counter", "Samples that could not read everything.")
+        sample("netstatd_samples_with_problems_total", [], Double(sampler.samplesWithProblems))
+        family("netstatd_sample_duration_seconds", "gauge", "How long the last sample took.")
+        sample("netstatd_sample_duration_seconds", [], sampler.lastDuration ?? 0)
+        if let history = context.history {
+            let writer = history.status.current
+            family("netstatd_history_writes_failed_total", "counter", "Samples that could not be written to history.")
+            sample("netstatd_history_writes_failed_total", [], Double(writer.failed))
+            family("netstatd_history_database_bytes", "gauge", "Size of the history file and its WAL.")
+            sample("netstatd_history_database_bytes", [], Double(fileSize(history.path) + fileSize(history.path + "-wal")))
+        }
+        return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
+    }
+
+    /// `RetransSegs` -> `retrans_segs`, `TCPLostRetransmit` -> `tcp_lost_retransmit`.
+    static func snake(_ name: String) -> String {
+        var out = ""
+        let characters = Array(name)
+        for (index, character) in characters.enumerated() {
+            if character.isUppercase {
+                let previousLower = index > 0 && (characters[index - 1].isLowercase || characters[index - 1].isNumber)
+                let nextLower = index + 1 < characters.count && characters[index + 1].isLowercase
+                if index > 0 && (previousLower || (nextLower && characters[index - 1].isUppercase)) { out += "_" }
+                out += character.lowercased()
+            } else if character.isLetter || character.isNumber {
+                out.append(character)
+            } else {
+                out += "_"
+            }
+        }
+        return out
+    }
+
+    static func escape(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+}

@@ -1,0 +1,208 @@
+import Glibc
+import HTTP
+import Rendering
+import Sampling
+
+/// `stats/protocols` (netstat -s, with rates), `stats/sockets` (ss -s), `interfaces`
+/// (netstat -i) and `routes` (netstat -r).
+enum ProtocolRoutes {
+    /// Counters grouped by protocol, each with its value and rate, and health signals.
+    static func protocols(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["group", "counter"])
+        let (now, before) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
+        let wanted = try selectedCounters(context.query, available: now.counters)
+        let groups = context.query.list("group")
+        let seconds = before.map { now.monotonic - $0.monotonic }
+        let earlier = before?.byKey ?? [:]
+        var json = JSONWriter(capacity: 32 * 1024)
+        json.beginObject()
+        json.key("taken_at"); json.string(Timestamp.rfc3339(now.takenAt))
+        json.key("interval_seconds")
+        if let seconds { json.number((seconds * 1000).rounded() / 1000) } else { json.null() }
+        json.key("groups"); json.beginObject()
+        var order: [String] = []
+        var byGroup: [String: [Counter]] = [:]
+        for counter in now.counters where (wanted?.contains(counter.key) ?? true) && (groups.isEmpty || groups.contains(counter.group)) {
+            if byGroup[counter.group] == nil { order.append(counter.group) }
+            byGroup[counter.group, default: []].append(counter)
+        }
+        for group in order {
+            json.key(group); json.beginObject()
+            for counter in byGroup[group]! {
+                let rate = CounterRate.between(earlier[counter.key], counter.value, seconds: seconds ?? 0)
+                json.key(counter.name); json.beginObject()
+                json.key("value"); json.number(counter.value)
+                json.key("rate"); if let perSecond = rate.perSecond { json.number((perSecond * 1000).rounded() / 1000) } else { json.null() }
+                if rate.reset { json.key("reset"); json.bool(true) }
+                json.endObject()
+            }
+            json.endObject()
+        }
+        json.endObject()
+        let snapshot = context.snapshot()
+        let (signals, full) = HealthSignals.derive(now, before, snapshot: snapshot)
+        json.key("health"); json.beginArray()
+        for signal in signals {
+            json.beginObject()
+            json.key("name"); json.string(signal.name)
+            json.key("value"); if let value = signal.value { json.number((value * 1e6).rounded() / 1e6) } else { json.null() }
+            json.key("explanation"); json.string(signal.explanation)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("full_listeners"); json.beginArray()
+        for socket in full {
+            SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: SocketJSON.Detail(), to: &json)
+        }
+        json.endArray()
+        json.key("missing"); json.beginArray()
+        for name in now.missing { json.string(name) }
+        json.endArray()
+        json.endObject()
+        return .json(json)
+    }
+
+    /// The `counter=` selection; 400 with the nearest known names for an unknown one.
+    static func selectedCounters(_ query: QueryParameters, available: [Counter]) throws -> Set<String>? {
+        let requested = query.list("counter")
+        guard !requested.isEmpty else { return nil }
+        let known = Set(available.map(\.key))
+        for name in requested where !known.contains(name) {
+            let suggestions = known.sorted { editDistance($0.lowercased(), name.lowercased()) < editDistance($1.lowercased(), name.lowercased()) }.prefix(3)
+            throw Problem.badParameter("counter", name, accepts: "Group.Name counters this kernel has, e.g. \(suggestions.joined(separator: ", ")) (all: /api/v1/stats/protocols)")
+        }
+        return Set(requested)
+    }
+
+    /// Levenshtein distance, for suggestions.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
+
+    /// The `ss -s` summary: totals from sockstat and counts from the live sockets.
+    static func sockets(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown([])
+        let (now, _) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
+        let snapshot = context.snapshot()
+        var json = JSONWriter(capacity: 2048)
+        json.beginObject()
+        json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
+        json.key("sockstat"); json.beginObject()
+        for (proto, fields) in (now.sockstat?.values ?? [:]).sorted(by: { $0.key < $1.key }) {
+            json.key(proto); json.beginObject()
+            for (name, value) in fields.sorted(by: { $0.key < $1.key }) { json.key(name); json.number(value) }
+            json.endObject()
+        }
+        json.endObject()
+        var byKind: [String: [String: Int]] = [:]
+        for socket in snapshot.sockets {
+            let kind = socket.proto.rawValue + (socket.family == .ipv6 ? "6" : "")
+            byKind[kind, default: [:]][socket.stateName, default: 0] += 1
+        }
+        json.key("total"); json.number(snapshot.sockets.count)
+        json.key("by_protocol"); json.beginObject()
+        for (kind, states) in byKind.sorted(by: { $0.key < $1.key }) {
+            json.key(kind); json.beginObject()
+            json.key("total"); json.number(states.values.reduce(0, +))
+            json.key("states"); json.beginObject()
+            for (state, count) in states.sorted(by: { $0.key < $1.key }) { json.key(state); json.number(count) }
+            json.endObject()
+            json.endObject()
+        }
+        json.endObject()
+        json.endObject()
+        return .json(json)
+    }
+
+    /// Interfaces with their counters and rates (netstat -i).
+    static func interfaces(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["name"])
+        let name = try context.query.string("name")
+        let (now, before) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
+        let seconds = before.map { now.monotonic - $0.monotonic } ?? 0
+        let earlier = Dictionary((before?.interfaces ?? []).map { ($0.name, $0.counters) }, uniquingKeysWith: { a, _ in a })
+        let interfaces = now.interfaces.filter { name == nil || $0.name == name }
+        if let name, interfaces.isEmpty {
+            throw Problem.badParameter("name", name, accepts: "an interface this host has: \(now.interfaces.map(\.name).joined(separator: ", "))")
+        }
+        var json = JSONWriter(capacity: 4096)
+        json.beginObject()
+        json.key("taken_at"); json.string(Timestamp.rfc3339(now.takenAt))
+        json.key("count"); json.number(interfaces.count)
+        json.key("items"); json.beginArray()
+        for interface in interfaces {
+            let link = InterfaceLink.read(interface.name, procRoot: context.procRoot)
+            json.beginObject()
+            json.key("name"); json.string(interface.name)
+            json.key("state"); if let state = link.state { json.string(state) } else { json.null() }
+            json.key("mtu"); if let mtu = link.mtu { json.number(mtu) } else { json.null() }
+            json.key("counters"); json.beginObject()
+            for key in interface.order {
+                let value = interface.counters[key] ?? 0
+                let rate = CounterRate.between(earlier[interface.name]?[key], value, seconds: seconds)
+                json.key(key); json.beginObject()
+                json.key("value"); json.number(value)
+                json.key("rate"); if let perSecond = rate.perSecond { json.number((perSecond * 1000).rounded() / 1000) } else { json.null() }
+                if rate.reset { json.key("reset"); json.bool(true) }
+                json.endObject()
+            }
+            json.endObject()
+            json.endObject()
+        }
+        json.endArray()
+        json.key("next"); json.null()
+        json.endObject()
+        return .json(json)
+    }
+
+    /// IPv4 and IPv6 routes (netstat -rn).
+    static func routes(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["family"])
+        var families: Set<AddressFamily> = [.ipv4, .ipv6]
+        if let text = try context.query.choice("family", ["ipv4", "ipv6"]) { families = [AddressFamily(rawValue: text)!] }
+        let routes = ProcNetRoute.read(procRoot: context.procRoot).filter { families.contains($0.family) }
+        var json = JSONWriter(capacity: 256 + routes.count * 200)
+        json.beginObject()
+        json.key("taken_at"); json.string(Timestamp.rfc3339(Clock.now()))
+        json.key("count"); json.number(routes.count)
+        json.key("items"); json.beginArray()
+        for route in routes {
+            json.beginObject()
+            json.key("family"); json.string(route.family.rawValue)
+            json.key("destination"); json.address(route.destination)
+            json.key("prefix_length"); json.number(route.prefixLength)
+            json.key("gateway"); json.address(route.gateway)
+            json.key("flags"); json.string(route.flagLetters)
+            json.key("metric"); json.number(route.metric)
+            json.key("mtu"); json.number(route.mtu)
+            json.key("interface"); json.string(route.interface)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("next"); json.null()
+        json.endObject()
+        return .json(json)
+    }
+}
+
+/// An interface's operational state and MTU from /sys/class/net (beside the proc
+/// root for a captured tree); nil where it cannot be read.
+enum InterfaceLink {
+    static func read(_ name: String, procRoot: String) -> (state: String?, mtu: Int?) {
+        let base = (procRoot == "/proc" ? "/sys" : procRoot + "/../sys") + "/class/net/" + name
+        let state = (try? FileContents.text(atPath: base + "/operstate"))?.filter { !$0.isWhitespace }
+        let mtu = (try? FileContents.text(atPath: base + "/mtu")).flatMap { Int($0.filter { !$0.isWhitespace }) }
+        return (state, mtu)
+    }
+}

@@ -1,0 +1,53 @@
+import Glibc
+
+/// Everything `netstat -s`, `ss -s` and `netstat -i` read, at one moment.
+public struct ProtocolStats: Sendable {
+    /// Wall time of the read (Unix seconds).
+    public var takenAt: Double
+    /// Monotonic time of the read, for rates.
+    public var monotonic: Double
+    /// Counters of /proc/net/snmp, netstat and snmp6, in file order.
+    public var counters: [Counter]
+    /// Files that could not be read (`snmp6` with IPv6 disabled, say).
+    public var missing: [String]
+    /// /proc/net/sockstat{,6}.
+    public var sockstat: ProcNetSockstat?
+    /// /proc/net/dev.
+    public var interfaces: [ProcNetDev.Interface]
+
+    /// Reads all of it under `procRoot`.
+    public static func read(procRoot: String) -> ProtocolStats {
+        let wall = Clock.wallSeconds()
+        let monotonic = Clock.monotonicSeconds()
+        var missing: [String] = []
+        var counters = ProcNetSNMP.read(procRoot: procRoot, missing: &missing)
+        if let six = ProcNetSNMP6.read(procRoot: procRoot) { counters += six } else { missing.append("snmp6") }
+        let sockstat = ProcNetSockstat.read(procRoot: procRoot)
+        if sockstat == nil { missing.append("sockstat") }
+        let interfaces = ProcNetDev.read(procRoot: procRoot)
+        if interfaces == nil { missing.append("dev") }
+        return ProtocolStats(takenAt: wall, monotonic: monotonic, counters: counters, missing: missing,
+                             sockstat: sockstat, interfaces: interfaces ?? [])
+    }
+
+    /// Counter values by `Group.Name`.
+    public var byKey: [String: Double] {
+        Dictionary(counters.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// A per-second rate between two readings of a counter.
+public struct CounterRate: Sendable, Equatable {
+    /// Per second; nil when there is no earlier reading, or the counter went down.
+    public var perSecond: Double?
+    /// True when the counter went down since the last reading: the kernel's counters
+    /// were reset (a namespace recreated, a module reloaded), so no rate is given.
+    public var reset: Bool
+
+    /// The rate of a counter that went from `previous` to `current` in `seconds`.
+    public static func between(_ previous: Double?, _ current: Double, seconds: Double) -> CounterRate {
+        guard let previous, seconds > 0 else { return CounterRate(perSecond: nil, reset: false) }
+        if current < previous { return CounterRate(perSecond: nil, reset: true) }
+        return CounterRate(perSecond: (current - previous) / seconds, reset: false)
+    }
+}

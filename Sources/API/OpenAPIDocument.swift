@@ -245,6 +245,33 @@ paths:
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
         "503": {$ref: "#/components/responses/NoHistory"}
+  /api/v1/history/protocols:
+    get:
+      summary: Protocol counter rates over time (several counters at once)
+      parameters:
+        - $ref: "#/components/parameters/from"
+        - $ref: "#/components/parameters/to"
+        - {name: step, in: query, schema: {type: string}}
+        - {name: counter, in: query, description: "Group.Name, repeatable (default: the main TCP and UDP error counters)", schema: {type: string}}
+      responses:
+        "200": {description: The series, content: {application/json: {schema: {$ref: "#/components/schemas/CounterSeries"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
+  /api/v1/history/interfaces:
+    get:
+      summary: Interface counter rates over time
+      parameters:
+        - $ref: "#/components/parameters/from"
+        - $ref: "#/components/parameters/to"
+        - {name: step, in: query, schema: {type: string}}
+        - {name: name, in: query, description: "Interface, repeatable (default: all recorded)", schema: {type: string}}
+        - {name: counter, in: query, description: "rx_bytes, tx_errs ..., repeatable", schema: {type: string}}
+      responses:
+        "200": {description: The series, content: {application/json: {schema: {$ref: "#/components/schemas/InterfaceSeries"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
   /api/v1/events:
     get:
       summary: What changed, oldest first, as NDJSON; resume with the last line's cursor (also X-Next-Cursor)
@@ -758,5 +785,34 @@ components:
               metric: {type: integer}
               mtu: {type: integer}
               interface: {type: string}
+    CounterPoints:
+      type: array
+      items:
+        type: object
+        additionalProperties: false
+        required: [at, value, rate, resets]
+        properties:
+          at: {$ref: "#/components/schemas/Timestamp"}
+          value: {type: number, description: The counter at the end of the bucket}
+          rate: {type: [number, "null"], description: Increase per second over the bucket}
+          resets: {type: integer, description: Times the counter went down in the bucket (counted as restarts, never negative rates)}
+    CounterSeries:
+      type: object
+      additionalProperties: false
+      required: [from, to, step_seconds, series]
+      properties:
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {$ref: "#/components/schemas/Timestamp"}
+        step_seconds: {type: number}
+        series: {type: object, additionalProperties: {$ref: "#/components/schemas/CounterPoints"}}
+    InterfaceSeries:
+      type: object
+      additionalProperties: false
+      required: [from, to, step_seconds, series]
+      properties:
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {$ref: "#/components/schemas/Timestamp"}
+        step_seconds: {type: number}
+        series: {type: object, additionalProperties: {type: object, additionalProperties: {$ref: "#/components/schemas/CounterPoints"}}}
 """##
 }

@@ -344,6 +344,69 @@ public final class HistoryReader {
         return try loadConnections(statement, eventsThrough: 0).first
     }
 
+    /// Counter names recorded, for validation and suggestions.
+    public func counterNames() throws -> [String] {
+        let statement = try database.prepare("SELECT name FROM counter_names ORDER BY name")
+        defer { statement.reset() }
+        var names: [String] = []
+        while try statement.step() { names.append(statement.text(0)) }
+        return names
+    }
+
+    /// Rates of `names` over [from, to] in buckets of `step` seconds. Replays the
+    /// packed rows from the last keyframe before the window.
+    public func counterSeries(_ names: [String], from: Double, to: Double, step: Double) throws -> [String: [CounterPoint]] {
+        var ids: [Int64: String] = [:]
+        for name in names {
+            if let id = try database.scalar("SELECT id FROM counter_names WHERE name = ?", [.text(name)]) { ids[id] = name }
+        }
+        guard !ids.isEmpty, let first = try database.scalar("SELECT id FROM samples WHERE taken_at >= ? ORDER BY taken_at LIMIT 1", [.real(from)]),
+              let last = try sample(atOrBefore: to)?.id, first <= last else { return [:] }
+        // The keyframe at or before the window's first sample; the sample before the
+        // window gives the baseline for the first bucket's rate.
+        let start = try database.scalar("""
+            SELECT max(sample_id) FROM counter_samples WHERE sample_id < ? AND substr(data, 1, 1) = x'01'
+            """, [.integer(first)]) ?? first
+        let statement = try database.prepare("""
+            SELECT c.sample_id, s.taken_at, c.data FROM counter_samples c JOIN samples s ON s.id = c.sample_id
+            WHERE c.sample_id >= ? AND c.sample_id <= ? ORDER BY c.sample_id
+            """)
+        defer { statement.reset() }
+        try statement.bind([.integer(start), .integer(last)])
+        var values: [Int64: Int64] = [:]
+        var previousAt: Double?
+        var buckets: [Int64: [String: (increase: Double, value: Double, resets: Int)]] = [:]
+        while try statement.step() {
+            let at = statement.double(1)
+            let decoded = CounterLog.decode(statement.blob(2))
+            var changed: [Int64: Int64] = [:]
+            for (id, value) in decoded.values where ids[id] != nil { changed[id] = value }
+            if at >= from, previousAt != nil {
+                let bucket = Int64(((at - from) / step).rounded(.down))
+                for (id, name) in ids {
+                    guard let value = changed[id] ?? values[id] else { continue }
+                    var entry = buckets[bucket]?[name] ?? (0, Double(value), 0)
+                    if let old = values[id] {
+                        if value >= old { entry.increase += Double(value - old) } else { entry.increase += Double(value); entry.resets += 1 }
+                    }
+                    entry.value = Double(value)
+                    buckets[bucket, default: [:]][name] = entry
+                }
+            }
+            for (id, value) in changed { values[id] = value }
+            previousAt = at
+        }
+        var series: [String: [CounterPoint]] = [:]
+        for bucket in buckets.keys.sorted() {
+            let start = from + Double(bucket) * step
+            let width = min(step, to - start)
+            for (name, entry) in buckets[bucket]! {
+                series[name, default: []].append(CounterPoint(at: start, value: entry.value, rate: width > 0 ? entry.increase / width : nil, resets: entry.resets))
+            }
+        }
+        return series
+    }
+
     /// Figures for /api/v1/status: rows, oldest sample, newest sample.
     public func figures() throws -> (samples: Int64, connections: Int64, oldest: Double?, newest: Double?) {
         // max - min of rowids, not count(*): a count scans the whole table.

@@ -42,6 +42,10 @@ public final class Recorder {
     /// Events of the sample being written: for its `changes` row, and per connection
     /// for each connection's `log` (with that connection's first sample).
     private var feed: [ChangeLog.FeedEntry] = []
+    /// Counter name -> id, and the values last written (for "only what changed").
+    private var counterIDs: [String: Int64] = [:]
+    private var lastCounters: [Int64: Int64] = [:]
+    private var samplesSinceKeyframe = Int.max
     private var logs: [Int64: (firstSample: Int64, bytes: [UInt8])] = [:]
 
     /// Opens (or creates) the history at `path` and starts a new run. Intervals the
@@ -68,9 +72,12 @@ public final class Recorder {
     /// Records one snapshot in one transaction. On failure (disk full) nothing of the
     /// sample is written and the in-memory state is unchanged, so the next call
     /// records the difference against the last sample that was written.
-    public func record(_ snapshot: Snapshot) throws {
+    public func record(_ snapshot: Snapshot, counters: [String: Double] = [:]) throws {
         var working = open
         var workingProcesses = processIDs
+        var workingCounterIDs = counterIDs
+        var writtenCounters = lastCounters
+        let keyframe = samplesSinceKeyframe >= CounterLog.keyframeEvery
         feed.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
         let written = try database.transaction { () -> Int64 in
@@ -119,6 +126,9 @@ public final class Recorder {
             }
             for key in gone { working.removeValue(forKey: key) }
             try flushEvents(sampleID)
+            if !counters.isEmpty {
+                writtenCounters = try recordCounters(counters, sample: sampleID, keyframe: keyframe, ids: &workingCounterIDs, previous: writtenCounters)
+            }
             try downsample(snapshot)
             return sampleID
         }
@@ -126,6 +136,11 @@ public final class Recorder {
         // and the next sample must close against what was really written.
         previousSample = written
         open = working
+        counterIDs = workingCounterIDs
+        if !counters.isEmpty {
+            lastCounters = writtenCounters
+            samplesSinceKeyframe = keyframe ? 1 : samplesSinceKeyframe + 1
+        }
         processIDs = workingProcesses
         orphans = []
         samplesSinceRetention += 1
@@ -158,6 +173,34 @@ public final class Recorder {
             owner.map { .integer($0.process) } ?? .null, owner.map { .integer(Int64($0.fd)) } ?? .null,
         ])
         return database.lastInsertRowID
+    }
+
+    /// Writes the counters that changed since the last sample written (all of them in
+    /// a keyframe); returns the values now on disk.
+    private func recordCounters(
+        _ counters: [String: Double], sample: Int64, keyframe: Bool, ids: inout [String: Int64], previous: [Int64: Int64]
+    ) throws -> [Int64: Int64] {
+        var current = previous
+        var changed: [(id: Int64, value: Int64)] = []
+        for (name, raw) in counters {
+            let id: Int64
+            if let known = ids[name] {
+                id = known
+            } else {
+                try database.prepare("INSERT OR IGNORE INTO counter_names(name) VALUES(?)").run([.text(name)])
+                id = try database.scalar("SELECT id FROM counter_names WHERE name = ?", [.text(name)]) ?? 0
+                ids[name] = id
+            }
+            // Kernel counters are u64; beyond Int64 they wrap, which reads as a reset.
+            let value = raw >= 9.2e18 ? Int64(bitPattern: UInt64(raw)) : Int64(raw)
+            if keyframe || previous[id] != value { changed.append((id, value)) }
+            current[id] = value
+        }
+        if keyframe || !changed.isEmpty {
+            try database.prepare("INSERT INTO counter_samples(sample_id, data) VALUES(?, ?)")
+                .run([.integer(sample), .blob(CounterLog.encode(changed, keyframe: keyframe))])
+        }
+        return current
     }
 
     /// Notes an event of the sample being written: in the feed, and (unless it is a
@@ -249,6 +292,8 @@ public final class Recorder {
             try database.prepare("DELETE FROM changes WHERE sample_id IN (SELECT sample_id FROM changes WHERE sample_id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
             try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE last_sample < ? LIMIT ?)")
+                .run([.integer(oldestKept), .integer(Int64(retention.batch))])
+            try database.prepare("DELETE FROM counter_samples WHERE sample_id IN (SELECT sample_id FROM counter_samples WHERE sample_id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
             try database.prepare("DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])

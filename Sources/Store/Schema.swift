@@ -8,6 +8,9 @@
 ///   in the order the event feed serves them (closes included). A row per event plus
 ///   two indexes cost about 90 bytes per short connection; packed, about 10.
 /// - `samples`: one row per sample with its state counts packed in a blob.
+/// - `counter_samples`: protocol and interface counters per sample, packed: a full
+///   keyframe every `CounterLog.keyframeEvery` samples, otherwise only the counters
+///   that changed (names in `counter_names`).
 /// - `state_counts_1m` / `_1h`: the counts downsampled (sums and sample counts per
 ///   bucket), kept longer than raw rows.
 enum Schema {
@@ -69,6 +72,16 @@ enum Schema {
                 bucket INTEGER PRIMARY KEY,
                 samples INTEGER NOT NULL,
                 sums BLOB NOT NULL
+            );
+            """),
+        ("002_counters", """
+            CREATE TABLE counter_names(
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE
+            );
+            CREATE TABLE counter_samples(
+                sample_id INTEGER PRIMARY KEY,
+                data BLOB NOT NULL
             );
             """),
     ]

@@ -120,10 +120,10 @@ enum ServeCommand {
         StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
         if let history { StandardError.line("netstatd: recording history in \(history.path)") }
         let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status) }
-        writer?.record(first)
+        writer?.record(first, counters: stats.refresh())
         let sampler = Sampler(live: live, interval: interval) { snapshot in
-            stats.refresh()
-            writer?.record(snapshot)
+            let counters = stats.refresh()
+            writer?.record(snapshot, counters: counters)
         }
         sampler.start()
 
@@ -269,11 +269,11 @@ final class HistoryWriter {
         self.status = status
     }
 
-    func record(_ snapshot: Snapshot) {
+    func record(_ snapshot: Snapshot, counters: [String: Double]) {
         var started = timespec()
         clock_gettime(CLOCK_MONOTONIC, &started)
         do {
-            try recorder.record(snapshot)
+            try recorder.record(snapshot, counters: counters)
             var ended = timespec()
             clock_gettime(CLOCK_MONOTONIC, &ended)
             let seconds = Double(ended.tv_sec - started.tv_sec) + Double(ended.tv_nsec - started.tv_nsec) / 1e9

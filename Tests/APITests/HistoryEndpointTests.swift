@@ -27,15 +27,18 @@ struct HistoryEndpointTests {
         let nginx = Synthetic.owner(10, "nginx")
         let worker = Synthetic.owner(11, "nginx", fd: 4)
         let listener = Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [nginx])
+        func counters(_ i: Double) -> [String: Double] {
+            ["Tcp.OutSegs": i * 100, "Tcp.RetransSegs": i, "interface.lo.rx_bytes": i * 5000, "interface.lo.tx_bytes": i * 5000]
+        }
         try recorder.record(Synthetic.snapshot(at: base + 1, [
-            Synthetic.socket(cookie: 1, state: .established, local: 80, remote: 5000, owners: [nginx]), listener]))
+            Synthetic.socket(cookie: 1, state: .established, local: 80, remote: 5000, owners: [nginx]), listener]), counters: counters(1))
         try recorder.record(Synthetic.snapshot(at: base + 2, [
             Synthetic.socket(cookie: 1, state: .timeWait, local: 80, remote: 5000), listener,
-            Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 500, owners: [nginx, worker])]))
+            Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 500, owners: [nginx, worker])]), counters: counters(2))
         try recorder.record(Synthetic.snapshot(at: base + 3, [
-            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 900, owners: [nginx, worker])]))
+            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, recvQ: 900, owners: [nginx, worker])]), counters: counters(3))
         try recorder.record(Synthetic.snapshot(at: base + 4, [
-            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, owners: [worker])]))
+            listener, Synthetic.socket(cookie: 3, state: .established, local: 80, remote: 5001, owners: [worker])]), counters: counters(4))
         let history = HistoryAccess(readers: ReaderPool(path: path), status: RecorderStatus(), path: path)
         return (try LiveServer(history: history), dir, base)
     }
@@ -100,6 +103,25 @@ struct HistoryEndpointTests {
         let history = status.json["history"] as? [String: Any]
         #expect(history?["samples"] as? Int == 4)
         #expect(history?["size_bytes"] as? Int ?? 0 > 0)
+        try verifyContract()
+    }
+
+    @Test func counterRateSeries() throws {
+        let (server, dir, _) = try storyServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let protocols = try server.get("/api/v1/history/protocols?from=-5m&step=1s&counter=Tcp.OutSegs&counter=Tcp.RetransSegs")
+        contract.record(protocols, path: "/api/v1/history/protocols")
+        let series = protocols.json["series"] as? [String: [[String: Any]]] ?? [:]
+        #expect(series["Tcp.OutSegs"]?.compactMap { $0["rate"] as? Double } == [100, 100, 100])
+        #expect(series["Tcp.RetransSegs"]?.last?["value"] as? Double == 4)
+        let unknown = try server.get("/api/v1/history/protocols?counter=Tcp.OutSeg")
+        #expect(unknown.status == 400 && (unknown.json["detail"] as? String)?.contains("Tcp.OutSegs") == true)
+        let interfaces = try server.get("/api/v1/history/interfaces?from=-5m&step=1s&name=lo&counter=rx_bytes")
+        contract.record(interfaces, path: "/api/v1/history/interfaces")
+        let lo = (interfaces.json["series"] as? [String: [String: [[String: Any]]]])?["lo"]?["rx_bytes"] ?? []
+        #expect(lo.compactMap { $0["rate"] as? Double } == [5000, 5000, 5000])
+        let badName = try server.get("/api/v1/history/interfaces?name=eth9")
+        #expect(badName.status == 400 && badName.json["parameter"] as? String == "name")
         try verifyContract()
     }
 

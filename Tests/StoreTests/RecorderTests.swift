@@ -175,3 +175,35 @@ struct WALCheckpointTests {
         _ = recorder
     }
 }
+
+/// Counters recorded compactly (keyframes and changes) and served back as rates.
+struct CounterHistoryTests {
+    @Test func ratesAcrossKeyframesAndAReset() throws {
+        let dir = try Synthetic.temporaryDirectory("counters")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let recorder = try Recorder(path: path, version: "test")
+        let base = 1_700_000_000.0
+        // 300 samples 1 s apart: Tcp.OutSegs grows 10/s, resets to 0 at sample 200;
+        // Tcp.MaxConn stays -1 (changes never, so only keyframes carry it).
+        for i in 0..<300 {
+            let segs = i < 200 ? Double(i * 10) : Double((i - 200) * 10)
+            try recorder.record(Synthetic.snapshot(at: base + Double(i), []),
+                                counters: ["Tcp.OutSegs": segs, "Tcp.MaxConn": -1, "interface.lo.rx_bytes": Double(i * 1000)])
+        }
+        let reader = try HistoryReader(path: path)
+        #expect(try reader.counterNames() == ["Tcp.MaxConn", "Tcp.OutSegs", "interface.lo.rx_bytes"])
+        let series = try reader.counterSeries(["Tcp.OutSegs", "Tcp.MaxConn", "interface.lo.rx_bytes"], from: base + 130, to: base + 299, step: 10)
+        let segs = try #require(series["Tcp.OutSegs"])
+        #expect(segs.count == 17)
+        #expect(segs.first?.rate == 10, "rate from a window that starts after a keyframe")
+        let resetBucket = try #require(segs.first { $0.at == base + 200 })
+        #expect(resetBucket.resets == 1, "the counter went down: a reset, not a negative rate")
+        #expect((resetBucket.rate ?? -1) >= 0)
+        #expect(series["Tcp.MaxConn"]?.allSatisfy { $0.value == -1 && $0.rate == 0 } == true)
+        #expect(series["interface.lo.rx_bytes"]?.first?.rate == 1000)
+        // Only what changed is stored: MaxConn appears in keyframes alone.
+        let database = try Database(path: path, mode: .readOnly)
+        #expect(try database.scalar("SELECT count(*) FROM counter_samples WHERE substr(data, 1, 1) = x'01'") == 3)
+    }
+}

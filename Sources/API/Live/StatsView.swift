@@ -27,11 +27,20 @@ public final class StatsView: @unchecked Sendable {
         }
     }
 
-    /// Reads now (the sampler's call, so rates exist before the first request).
-    public func refresh() {
+    /// Reads now (the sampler's call, so rates exist before the first request), and
+    /// returns every counter by its history name: `Tcp.RetransSegs` for protocol
+    /// counters, `interface.eth0.rx_bytes` for interface ones.
+    @discardableResult
+    public func refresh() -> [String: Double] {
+        let fresh = ProtocolStats.read(procRoot: procRoot)
         lock.withLock {
             previous = latest
-            latest = ProtocolStats.read(procRoot: procRoot)
+            latest = fresh
         }
+        var counters = fresh.byKey
+        for interface in fresh.interfaces {
+            for (field, value) in interface.counters { counters["interface.\(interface.name).\(field)"] = value }
+        }
+        return counters
     }
 }

@@ -156,10 +156,7 @@ enum HistoryRoutes {
         try context.query.rejectUnknown(["from", "to", "step", "proto"])
         let history = try access(context)
         let (from, to) = try window(context)
-        let step = try context.query.duration("step") ?? max(1, ((to - from) / 300).rounded(.up))
-        if (to - from) / step > 20_000 {
-            throw Problem.badParameter("step", try context.query.string("step") ?? "", accepts: "a step giving at most 20,000 points over the window: at least \(Int(((to - from) / 20_000).rounded(.up)))s here")
-        }
+        let step = try step(context, from: from, to: to)
         let filter = try ConnectionFilter(query: context.query)
         let (tier, buckets) = try history.readers.withReader { try $0.stateSeries(from: from, to: to, step: step) }
         var json = JSONWriter(capacity: 256 + buckets.count * 120)
@@ -275,6 +272,105 @@ enum HistoryRoutes {
         }
         let next = events.last?.cursor ?? cursor
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/x-ndjson"), ("X-Next-Cursor", next.text)], body: out)
+    }
+}
+
+extension HistoryRoutes {
+    static let defaultCounters = ["Tcp.InSegs", "Tcp.OutSegs", "Tcp.RetransSegs", "Tcp.AttemptFails", "Tcp.EstabResets",
+                                  "Tcp.OutRsts", "TcpExt.ListenOverflows", "TcpExt.ListenDrops", "Udp.RcvbufErrors"]
+    static let defaultInterfaceCounters = ["rx_bytes", "tx_bytes", "rx_errs", "tx_errs", "rx_drop", "tx_drop"]
+
+    /// The step for a window: given, or about 300 points; 400 when it would give over 20,000.
+    static func step(_ context: RouteContext, from: Double, to: Double) throws -> Double {
+        let step = try context.query.duration("step") ?? max(1, ((to - from) / 300).rounded(.up))
+        if (to - from) / step > 20_000 {
+            throw Problem.badParameter("step", try context.query.string("step") ?? "", accepts: "a step giving at most 20,000 points over the window: at least \(Int(((to - from) / 20_000).rounded(.up)))s here")
+        }
+        return step
+    }
+
+    /// `GET /api/v1/history/protocols?counter=Tcp.RetransSegs&step=5m`: counter rates over time.
+    static func protocols(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["from", "to", "step", "counter"])
+        let history = try access(context)
+        let (from, to) = try window(context)
+        let step = try step(context, from: from, to: to)
+        let requested = context.query.list("counter")
+        let names = requested.isEmpty ? defaultCounters : requested
+        let series = try history.readers.withReader { reader -> [String: [CounterPoint]] in
+            let known = Set(try reader.counterNames().filter { !$0.hasPrefix("interface.") })
+            for name in requested where !known.contains(name) {
+                let live = context.stats.current(maxAge: 60).now.byKey
+                let hint = live[name] == nil ? "" : " (the kernel has it, but no sample recorded it yet)"
+                let suggestions = known.sorted { ProtocolRoutes.editDistance($0.lowercased(), name.lowercased()) < ProtocolRoutes.editDistance($1.lowercased(), name.lowercased()) }.prefix(3)
+                throw Problem.badParameter("counter", name, accepts: "recorded counters as Group.Name, e.g. \(suggestions.joined(separator: ", "))\(hint)")
+            }
+            return try reader.counterSeries(names.filter { known.contains($0) }, from: from, to: to, step: step)
+        }
+        var json = JSONWriter(capacity: 1024 + series.values.reduce(0) { $0 + $1.count } * 80)
+        json.beginObject()
+        json.key("from"); json.string(Timestamp.rfc3339(from))
+        json.key("to"); json.string(Timestamp.rfc3339(to))
+        json.key("step_seconds"); json.number(step)
+        json.key("series"); json.beginObject()
+        for name in names.sorted() {
+            json.key(name); writePoints(series[name] ?? [], to: &json)
+        }
+        json.endObject()
+        json.endObject()
+        return .json(json)
+    }
+
+    /// `GET /api/v1/history/interfaces?name=eth0&counter=rx_bytes`: interface counter rates over time.
+    static func interfaces(_ context: RouteContext) throws -> HTTPResponse {
+        try context.query.rejectUnknown(["from", "to", "step", "name", "counter"])
+        let history = try access(context)
+        let (from, to) = try window(context)
+        let step = try step(context, from: from, to: to)
+        let fields = context.query.list("counter").isEmpty ? defaultInterfaceCounters : context.query.list("counter")
+        let (names, series) = try history.readers.withReader { reader -> ([String], [String: [CounterPoint]]) in
+            let recorded = try reader.counterNames().filter { $0.hasPrefix("interface.") }
+            let interfaces = Set(recorded.map { $0.split(separator: ".")[1] }.map(String.init))
+            let knownFields = Set(recorded.map { String($0.split(separator: ".").last!) })
+            for name in context.query.list("name") where !interfaces.contains(name) {
+                throw Problem.badParameter("name", name, accepts: "a recorded interface: \(interfaces.sorted().joined(separator: ", "))")
+            }
+            for field in fields where !knownFields.contains(field) {
+                throw Problem.badParameter("counter", field, accepts: "an interface counter: \(knownFields.sorted().joined(separator: ", "))")
+            }
+            let wanted = context.query.list("name").isEmpty ? interfaces.sorted() : context.query.list("name")
+            let keys = wanted.flatMap { interface in fields.map { "interface.\(interface).\($0)" } }
+            return (wanted, try reader.counterSeries(keys, from: from, to: to, step: step))
+        }
+        var json = JSONWriter(capacity: 4096)
+        json.beginObject()
+        json.key("from"); json.string(Timestamp.rfc3339(from))
+        json.key("to"); json.string(Timestamp.rfc3339(to))
+        json.key("step_seconds"); json.number(step)
+        json.key("series"); json.beginObject()
+        for interface in names {
+            json.key(interface); json.beginObject()
+            for field in fields {
+                json.key(field); writePoints(series["interface.\(interface).\(field)"] ?? [], to: &json)
+            }
+            json.endObject()
+        }
+        json.endObject()
+        json.endObject()
+        return .json(json)
+    }
+
+    static func writePoints(_ points: [CounterPoint], to json: inout JSONWriter) {
+        json.beginArray()
+        for point in points {
+            json.beginObject()
+            json.key("at"); json.string(Timestamp.rfc3339(point.at))
+            json.key("value"); json.number(point.value)
+            json.key("rate"); if let rate = point.rate { json.number((rate * 1000).rounded() / 1000) } else { json.null() }
+            json.key("resets"); json.number(point.resets)
+            json.endObject()
+        }
+        json.endArray()
     }
 }
 

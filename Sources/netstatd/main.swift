@@ -21,6 +21,7 @@ let subcommands: [Subcommand] = [
     Subcommand(name: "stats", abstract: "Print protocol counters like netstat -s.", run: StatsCommand.main),
     Subcommand(name: "serve", abstract: "Sample on an interval and serve the HTTP API.", run: ServeCommand.main),
     Subcommand(name: "bench-history", abstract: "Measure history storage and queries.", hidden: true, run: BenchHistoryCommand.main),
+    Subcommand(name: "bench-counters", abstract: "Measure counter reading.", hidden: true, run: BenchCountersCommand.main),
     Subcommand(name: "bench-sampler", abstract: "Measure steady-state sampling cost.", hidden: true, run: BenchSamplerCommand.main),
 ]
 

@@ -215,6 +215,7 @@ paths:
         - $ref: "#/components/parameters/to"
         - {name: step, in: query, description: "Bucket width: 30s, 5m, 1h or seconds", schema: {type: string}}
         - $ref: "#/components/parameters/proto"
+        - {name: group_by, in: query, description: "Also count by local_port, remote_addr or process at each bucket's end (windows up to a day)", schema: {type: string, enum: [local_port, remote_addr, process]}}
       responses:
         "200": {description: The series, content: {application/json: {schema: {$ref: "#/components/schemas/StateSeries"}}}}
         "400": {$ref: "#/components/responses/BadRequest"}
@@ -625,12 +626,13 @@ components:
     StateSeries:
       type: object
       additionalProperties: false
-      required: [from, to, step_seconds, tier, series]
+      required: [from, to, step_seconds, tier, group_by, series]
       properties:
         from: {$ref: "#/components/schemas/Timestamp"}
         to: {$ref: "#/components/schemas/Timestamp"}
         step_seconds: {type: number}
         tier: {type: string, enum: [raw, 1m, 1h]}
+        group_by: {type: [string, "null"]}
         series:
           type: array
           items:
@@ -641,7 +643,12 @@ components:
               at: {$ref: "#/components/schemas/Timestamp"}
               counts:
                 type: object
+                description: Mean count per protocol and state over the bucket
                 additionalProperties: {type: object, additionalProperties: {type: number}}
+              groups:
+                type: object
+                description: With group_by, counts per group at the bucket's end
+                additionalProperties: {type: object, additionalProperties: {type: object, additionalProperties: {type: integer}}}
     SampleList:
       type: object
       additionalProperties: false

@@ -91,6 +91,12 @@ struct HistoryEndpointTests {
         let counts = series.compactMap { (($0["counts"] as? [String: Any])?["tcp"] as? [String: Double]) }
         #expect(counts.first?["ESTABLISHED"] == 1 && counts.first?["LISTEN"] == 1)
         #expect(counts[1]["TIME_WAIT"] == 1)
+        let grouped = try server.get("/api/v1/history/states?from=-5m&step=1s&group_by=remote_addr")
+        contract.record(grouped, path: "/api/v1/history/states")
+        let firstGroups = (grouped.json["series"] as? [[String: Any]])?.first?["groups"] as? [String: [String: [String: Int]]]
+        #expect(firstGroups?["127.0.0.1"]?["tcp"]?["ESTABLISHED"] == 1 && firstGroups?["0.0.0.0"]?["tcp"]?["LISTEN"] == 1)
+        let tooWide = try server.get("/api/v1/history/states?from=-3d&step=1h&group_by=process")
+        #expect(tooWide.status == 400 && tooWide.json["parameter"] as? String == "group_by")
         let coarse = try server.get("/api/v1/history/states?from=-5m&step=5m")
         #expect((coarse.json["series"] as? [Any])?.count == 1)
 

@@ -153,22 +153,75 @@ enum HistoryRoutes {
 
     /// `GET /api/v1/history/states?from=&to=&step=`: mean state counts per bucket.
     static func states(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["from", "to", "step", "proto"])
+        try context.query.rejectUnknown(["from", "to", "step", "proto", "group_by"])
         let history = try access(context)
         let (from, to) = try window(context)
         let step = try step(context, from: from, to: to)
         let filter = try ConnectionFilter(query: context.query)
+        var grouping: StateCounts.Grouping?
+        if let text = try context.query.string("group_by") {
+            guard let chosen = StateCounts.Grouping(rawValue: text) else {
+                throw Problem.badParameter("group_by", text, accepts: "local_port, remote_addr or process")
+            }
+            // Grouped counts come from the connection rows, not the packed per-sample
+            // counts, so they cost more: bounded to a day and 2,000 points.
+            guard to - from <= 86400, (to - from) / step <= 2000 else {
+                throw Problem.badParameter("group_by", text, accepts: "windows of at most a day and 2,000 points (narrow from/to or raise step)")
+            }
+            grouping = chosen
+        }
         let (tier, buckets) = try history.readers.withReader { try $0.stateSeries(from: from, to: to, step: step) }
+        var groups: [Int: [String: [String: [String: Int]]]] = [:]
+        if let grouping {
+            let (connections, _) = try history.readers.withReader { reader in
+                try collect(reader: reader, from: from, to: to, after: 0, limit: 500_000) { _ in true }
+            }
+            let count = Int(((to - from) / step).rounded(.up))
+            for connection in connections where filter.protocols?.contains(connection.proto) ?? true {
+                let first = max(0, Int(((connection.firstSeen - from) / step).rounded(.down)))
+                let last = min(count - 1, connection.lastSeen.map { Int((($0 - from) / step).rounded(.down)) } ?? count - 1)
+                guard first <= last else { continue }
+                for bucket in first...last {
+                    // Counted as present at the end of the bucket.
+                    let at = min(to, from + Double(bucket + 1) * step)
+                    guard connection.firstSeen <= at, connection.lastSeen.map({ $0 >= at }) ?? true else { continue }
+                    let key: String
+                    switch grouping {
+                    case .localPort: key = String(connection.local.port)
+                    case .remoteAddr: key = connection.remote.address.description
+                    case .process:
+                        key = connection.owners.first { $0.from <= at && ($0.to.map { $0 > at } ?? true) }?.name ?? "-"
+                    }
+                    let state = connection.state(at: at).name(for: connection.proto)
+                    groups[bucket, default: [:]][key, default: [:]][connection.proto.rawValue, default: [:]][state, default: 0] += 1
+                }
+            }
+        }
         var json = JSONWriter(capacity: 256 + buckets.count * 120)
         json.beginObject()
         json.key("from"); json.string(Timestamp.rfc3339(from))
         json.key("to"); json.string(Timestamp.rfc3339(to))
         json.key("step_seconds"); json.number(step)
         json.key("tier"); json.string(tier)
+        json.key("group_by"); if let grouping { json.string(grouping.rawValue) } else { json.null() }
         json.key("series"); json.beginArray()
         for bucket in buckets {
             json.beginObject()
             json.key("at"); json.string(Timestamp.rfc3339(bucket.start))
+            if grouping != nil {
+                let index = Int(((bucket.start - from) / step).rounded())
+                json.key("groups"); json.beginObject()
+                for (key, protos) in (groups[index] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    json.key(key); json.beginObject()
+                    for (proto, states) in protos.sorted(by: { $0.key < $1.key }) {
+                        json.key(proto); json.beginObject()
+                        for (state, count) in states.sorted(by: { $0.key < $1.key }) { json.key(state); json.number(count) }
+                        json.endObject()
+                    }
+                    json.endObject()
+                }
+                json.endObject()
+            }
             json.key("counts"); json.beginObject()
             for proto in [TransportProtocol.tcp, .udp] where filter.protocols?.contains(proto) ?? true {
                 let entries = bucket.counts.filter { StateCountsBlob.split($0.key).0 == proto }

@@ -355,7 +355,7 @@ extension HistoryRoutes {
             for name in requested where !known.contains(name) {
                 let live = context.stats.current(maxAge: 60).now.byKey
                 let hint = live[name] == nil ? "" : " (the kernel has it, but no sample recorded it yet)"
-                let suggestions = known.sorted { ProtocolRoutes.editDistance($0.lowercased(), name.lowercased()) < ProtocolRoutes.editDistance($1.lowercased(), name.lowercased()) }.prefix(3)
+                let suggestions = Suggestions.nearest(name, in: known)
                 throw Problem.badParameter("counter", name, accepts: "recorded counters as Group.Name, e.g. \(suggestions.joined(separator: ", "))\(hint)")
             }
             return try reader.counterSeries(names.filter { known.contains($0) }, from: from, to: to, step: step)

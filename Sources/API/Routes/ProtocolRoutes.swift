@@ -68,26 +68,10 @@ enum ProtocolRoutes {
         guard !requested.isEmpty else { return nil }
         let known = Set(available.map(\.key))
         for name in requested where !known.contains(name) {
-            let suggestions = known.sorted { editDistance($0.lowercased(), name.lowercased()) < editDistance($1.lowercased(), name.lowercased()) }.prefix(3)
+            let suggestions = Suggestions.nearest(name, in: known)
             throw Problem.badParameter("counter", name, accepts: "Group.Name counters this kernel has, e.g. \(suggestions.joined(separator: ", ")) (all: /api/v1/stats/protocols)")
         }
         return Set(requested)
-    }
-
-    /// Levenshtein distance, for suggestions.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
-        var row = Array(0...b.count)
-        for i in 1...max(1, a.count) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in 1...max(1, b.count) where !b.isEmpty {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
-            }
-        }
-        return row[b.count]
     }
 
     /// The `ss -s` summary: totals from sockstat and counts from the live sockets.

@@ -178,6 +178,29 @@ struct HistoryEndpointTests {
         try verifyContract()
     }
 
+    @Test("when history cannot be written, /healthz says degraded and /status says why")
+    func writeFailuresAreVisible() throws {
+        let (server, dir, _) = try storyServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let status = RecorderStatus()
+        status.update {
+            $0.failed = 3
+            $0.lastError = "SQLite error 13: database or disk is full"
+        }
+        let path = dir.appendingPathComponent("h.db").path
+        let degraded = try LiveServer(history: HistoryAccess(readers: ReaderPool(path: path), status: status, path: path))
+        let health = try degraded.get("/healthz")
+        contract.record(health, path: "/healthz")
+        #expect(health.status == 200 && health.json["status"] as? String == "degraded")
+        #expect((health.json["reasons"] as? [String])?.first?.contains("disk is full") == true)
+        let report = try degraded.get("/api/v1/status")
+        contract.record(report, path: "/api/v1/status")
+        let history = report.json["history"] as? [String: Any]
+        #expect(history?["failed"] as? Int == 3 && (history?["last_error"] as? String)?.contains("disk is full") == true)
+        #expect(try server.get("/healthz").json["status"] as? String == "ok")
+        try verifyContract()
+    }
+
     @Test func withoutHistoryTheEndpointsSaySo() throws {
         let server = try LiveServer()
         let reply = try server.get("/api/v1/history/samples")

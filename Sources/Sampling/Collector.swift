@@ -170,17 +170,17 @@ public final class Collector {
     }
 }
 
-/// Wall and monotonic clocks in seconds.
-enum Clock {
+/// Wall and monotonic clocks in seconds, shared by every module.
+public enum Clock {
     /// Seconds since the Unix epoch.
-    static func wallSeconds() -> Double {
+    public static func wallSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// Seconds on a clock that never goes back, for durations.
-    static func monotonicSeconds() -> Double {
+    public static func monotonicSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9

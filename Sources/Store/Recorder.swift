@@ -61,7 +61,7 @@ public final class Recorder {
         if let lastSample, !orphans.isEmpty {
             try database.prepare("UPDATE connections SET last_sample = ? WHERE last_sample IS NULL").run([.integer(lastSample)])
         }
-        try database.prepare("INSERT INTO runs(started_at, version) VALUES(?, ?)").run([.real(Clock.now()), .text(version)])
+        try database.prepare("INSERT INTO runs(started_at, version) VALUES(?, ?)").run([.real(Clock.wallSeconds()), .text(version)])
         runID = database.lastInsertRowID
         previousSample = lastSample
     }
@@ -340,13 +340,5 @@ struct ConnectionKey: Hashable {
             local = socket.local
             remote = socket.remote
         }
-    }
-}
-
-enum Clock {
-    static func now() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

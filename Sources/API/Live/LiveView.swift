@@ -102,8 +102,4 @@ public struct SamplerStats: Sendable {
 }
 
 /// Seconds on the monotonic clock.
-func monotonicNow() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
+func monotonicNow() -> Double { Clock.monotonicSeconds() }

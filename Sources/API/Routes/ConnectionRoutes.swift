@@ -9,7 +9,7 @@ enum ConnectionRoutes {
     /// The socket list, filtered and paged, in any output format.
     static func list(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(listParameters)
-        if let at = try context.query.time("at", now: Clock.now()) {
+        if let at = try context.query.time("at", now: Clock.wallSeconds()) {
             return try HistoryRoutes.connectionsAt(context, at: at)
         }
         let filter = try ConnectionFilter(query: context.query)

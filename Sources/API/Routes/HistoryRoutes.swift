@@ -19,7 +19,7 @@ enum HistoryRoutes {
 
     /// `from`/`to` (default: the last hour), checked for order.
     static func window(_ context: RouteContext) throws -> (from: Double, to: Double) {
-        let now = Clock.now()
+        let now = Clock.wallSeconds()
         let to = try context.query.time("to", now: now) ?? now
         let from = try context.query.time("from", now: now) ?? (to - 3600)
         if from > to {
@@ -424,13 +424,5 @@ extension HistoryRoutes {
             json.endObject()
         }
         json.endArray()
-    }
-}
-
-enum Clock {
-    static func now() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

@@ -73,7 +73,7 @@ enum MetaRoutes {
             json.key("last_write_ms")
             if let seconds = writer.lastWriteSeconds { json.number((seconds * 1e6).rounded() / 1e3) } else { json.null() }
             json.key("writer_lag_seconds")
-            if let at = writer.lastWrittenAt { json.number(((Clock.now() - at) * 10).rounded() / 10) } else { json.null() }
+            if let at = writer.lastWrittenAt { json.number(((Clock.wallSeconds() - at) * 10).rounded() / 10) } else { json.null() }
             json.endObject()
         } else {
             json.null()

@@ -158,7 +158,7 @@ enum ProtocolRoutes {
         let routes = ProcNetRoute.read(procRoot: context.procRoot).filter { families.contains($0.family) }
         var json = JSONWriter(capacity: 256 + routes.count * 200)
         json.beginObject()
-        json.key("taken_at"); json.string(Timestamp.rfc3339(Clock.now()))
+        json.key("taken_at"); json.string(Timestamp.rfc3339(Clock.wallSeconds()))
         json.key("count"); json.number(routes.count)
         json.key("items"); json.beginArray()
         for route in routes {

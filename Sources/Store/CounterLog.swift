@@ -41,3 +41,30 @@ public struct CounterPoint: Sendable {
     /// Resets seen in the bucket.
     public var resets: Int
 }
+
+/// The ids of the connections open at a sample, as sorted varint deltas.
+enum PresentSet {
+    /// A keyframe this often (an hour at a 5 s interval): a replay covers at most this many samples.
+    static let keyframeEvery = 720
+
+    static func encode(_ ids: [Int64]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var previous: Int64 = 0
+        for id in ids.sorted() {
+            Varint.append(UInt64(id - previous), to: &bytes)
+            previous = id
+        }
+        return bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) -> [Int64] {
+        var ids: [Int64] = []
+        var index = 0
+        var id: Int64 = 0
+        while index < bytes.count, let delta = Varint.read(bytes, &index) {
+            id += Int64(delta)
+            ids.append(id)
+        }
+        return ids
+    }
+}

@@ -147,26 +147,79 @@ public final class HistoryReader {
 
     /// The connections present in sample `sampleID`, as they stood then.
     public func connections(inSample sampleID: Int64) throws -> [HistoricConnection] {
-        let statement = try database.prepare("""
-            SELECT \(Self.connectionColumns) FROM connections
-            WHERE first_sample <= ?1 AND (last_sample IS NULL OR last_sample >= ?1) ORDER BY id
-            """)
-        try statement.bind([.integer(sampleID)])
-        return try loadConnections(statement, eventsThrough: sampleID)
+        try load(ids: try presentIDs(atSample: sampleID).sorted(), eventsThrough: sampleID)
     }
 
     /// The connections present at any time in [from, to], after connection id `after`,
-    /// at most `limit`, with their whole recorded history.
+    /// at most `limit`, with their whole recorded history: those present at the
+    /// window's first sample, and those opened during it (an id range).
     public func connections(from: Double, to: Double, after: Int64, limit: Int) throws -> [HistoricConnection] {
         guard let first = try sampleID(atOrAfter: from),
               let last = try sample(atOrBefore: to)?.id, first <= last else { return [] }
-        let statement = try database.prepare("""
-            SELECT \(Self.connectionColumns) FROM connections
-            WHERE id > ?3 AND first_sample <= ?2 AND (last_sample IS NULL OR last_sample >= ?1)
-            ORDER BY id LIMIT ?4
-            """)
-        try statement.bind([.integer(first), .integer(last), .integer(after), .integer(Int64(limit))])
-        return try loadConnections(statement, eventsThrough: Int64.max)
+        var ids = try presentIDs(atSample: first).filter { $0 > after }
+        // The smallest `limit` ids opened during the window suffice: the page is the
+        // smallest `limit` of the union.
+        let openedFrom = max(after, try through(first))
+        let openedTo = try through(last)
+        if openedTo > openedFrom {
+            let statement = try database.prepare("SELECT id FROM connections WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
+            defer { statement.reset() }
+            try statement.bind([.integer(openedFrom), .integer(openedTo), .integer(Int64(limit))])
+            while try statement.step() { ids.insert(statement.int64(0)) }
+        }
+        return try load(ids: Array(ids.sorted().prefix(limit)), eventsThrough: Int64.max)
+    }
+
+    /// The highest connection id opened by sample `id`.
+    private func through(_ id: Int64) throws -> Int64 {
+        try database.scalar("SELECT connections_through FROM samples WHERE id = ?", [.integer(id)]) ?? 0
+    }
+
+    /// Ids of the connections present in sample `id`: the newest keyframe at or before
+    /// it, plus the ids opened since (a range), minus those closed since (from `changes`).
+    func presentIDs(atSample id: Int64) throws -> Set<Int64> {
+        var keyframe: Int64 = 0
+        var present = Set<Int64>()
+        let frame = try database.prepare("SELECT sample_id, ids FROM present WHERE sample_id <= ? ORDER BY sample_id DESC LIMIT 1")
+        try frame.bind([.integer(id)])
+        if try frame.step() {
+            keyframe = frame.int64(0)
+            present = Set(PresentSet.decode(frame.blob(1)))
+        }
+        frame.reset()
+        let from = keyframe == 0 ? 0 : try through(keyframe)
+        let to = try through(id)
+        if to > from {
+            let opened = try database.prepare("SELECT id FROM connections WHERE id > ? AND id <= ?")
+            defer { opened.reset() }
+            try opened.bind([.integer(from), .integer(to)])
+            while try opened.step() { present.insert(opened.int64(0)) }
+        }
+        let closes = try database.prepare("SELECT data FROM changes WHERE sample_id > ? AND sample_id <= ? ORDER BY sample_id")
+        defer { closes.reset() }
+        try closes.bind([.integer(keyframe), .integer(id)])
+        while try closes.step() {
+            for entry in ChangeLog.decodeFeed(closes.blob(0)) where entry.kind == .closed {
+                present.remove(entry.connection)
+            }
+        }
+        return present
+    }
+
+    /// Loads the rows of `ids`, in chunks (SQLite's parameter limit).
+    private func load(ids: [Int64], eventsThrough: Int64) throws -> [HistoricConnection] {
+        var result: [HistoricConnection] = []
+        result.reserveCapacity(ids.count)
+        var start = 0
+        while start < ids.count {
+            let chunk = ids[start..<min(ids.count, start + 500)]
+            let statement = try database.prepare(
+                "SELECT \(Self.connectionColumns) FROM connections WHERE id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ","))) ORDER BY id")
+            try statement.bind(chunk.map { .integer($0) })
+            result += try loadConnections(statement, eventsThrough: eventsThrough)
+            start += 500
+        }
+        return result
     }
 
     static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log"

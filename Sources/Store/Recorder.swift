@@ -46,6 +46,9 @@ public final class Recorder {
     private var counterIDs: [String: Int64] = [:]
     private var lastCounters: [Int64: Int64] = [:]
     private var samplesSinceKeyframe = Int.max
+    /// Highest connection id written, and samples since the last `present` keyframe.
+    private var connectionsThrough: Int64 = 0
+    private var samplesSincePresent = Int.max
     private var logs: [Int64: (firstSample: Int64, bytes: [UInt8])] = [:]
 
     /// Opens (or creates) the history at `path` and starts a new run. Intervals the
@@ -64,6 +67,7 @@ public final class Recorder {
         try database.prepare("INSERT INTO runs(started_at, version) VALUES(?, ?)").run([.real(Clock.wallSeconds()), .text(version)])
         runID = database.lastInsertRowID
         previousSample = lastSample
+        connectionsThrough = try database.scalar("SELECT max(id) FROM connections") ?? 0
     }
 
     /// The database connection, for status figures (size, rows) read by the writer's thread.
@@ -126,6 +130,12 @@ public final class Recorder {
             }
             for key in gone { working.removeValue(forKey: key) }
             try flushEvents(sampleID)
+            let through = working.values.map(\.id).max().map { max($0, connectionsThrough) } ?? connectionsThrough
+            try database.prepare("UPDATE samples SET connections_through = ? WHERE id = ?").run([.integer(through), .integer(sampleID)])
+            if samplesSincePresent >= PresentSet.keyframeEvery {
+                try database.prepare("INSERT INTO present(sample_id, ids) VALUES(?, ?)")
+                    .run([.integer(sampleID), .blob(PresentSet.encode(working.values.map(\.id)))])
+            }
             if !counters.isEmpty {
                 writtenCounters = try recordCounters(counters, sample: sampleID, keyframe: keyframe, ids: &workingCounterIDs, previous: writtenCounters)
             }
@@ -136,6 +146,8 @@ public final class Recorder {
         // and the next sample must close against what was really written.
         previousSample = written
         open = working
+        connectionsThrough = working.values.map(\.id).max().map { max($0, connectionsThrough) } ?? connectionsThrough
+        samplesSincePresent = samplesSincePresent >= PresentSet.keyframeEvery ? 1 : samplesSincePresent + 1
         counterIDs = workingCounterIDs
         if !counters.isEmpty {
             lastCounters = writtenCounters
@@ -291,8 +303,12 @@ public final class Recorder {
         try database.transaction {
             try database.prepare("DELETE FROM changes WHERE sample_id IN (SELECT sample_id FROM changes WHERE sample_id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
-            try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE last_sample < ? LIMIT ?)")
+            // Oldest ids first; rows still open (NULL) are skipped by the condition.
+            try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE last_sample < ? ORDER BY id LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
+            // Keep the newest keyframe at or before the oldest sample kept: replays start there.
+            let anchor = try database.scalar("SELECT max(sample_id) FROM present WHERE sample_id <= ?", [.integer(oldestKept)]) ?? 0
+            try database.prepare("DELETE FROM present WHERE sample_id < ?").run([.integer(anchor)])
             try database.prepare("DELETE FROM counter_samples WHERE sample_id IN (SELECT sample_id FROM counter_samples WHERE sample_id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
             try database.prepare("DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE id < ? LIMIT ?)")

@@ -7,7 +7,13 @@
 ///   one row read) and in `changes`, one row per sample holding that sample's events
 ///   in the order the event feed serves them (closes included). A row per event plus
 ///   two indexes cost about 90 bytes per short connection; packed, about 10.
-/// - `samples`: one row per sample with its state counts packed in a blob.
+/// - `samples`: one row per sample with its state counts packed in a blob, and the
+///   highest connection id opened by then (`connections_through`: ids grow with time,
+///   so "opened between two samples" is an id range).
+/// - `present`: every `PresentSet.keyframeEvery` samples, the ids of the connections
+///   open then. "Present at T" is that set replayed forward (openings by id range,
+///   closes from `changes`): an interval query without an index on interval ends,
+///   which cost 14 bytes a connection and scanned half the table for a mid-week T.
 /// - `counter_samples`: protocol and interface counters per sample, packed: a full
 ///   keyframe every `CounterLog.keyframeEvery` samples, otherwise only the counters
 ///   that changed (names in `counter_names`).
@@ -31,7 +37,8 @@ enum Schema {
                 duration_ms REAL NOT NULL,
                 sockets INTEGER NOT NULL,
                 problems INTEGER NOT NULL,
-                counts BLOB NOT NULL
+                counts BLOB NOT NULL,
+                connections_through INTEGER NOT NULL DEFAULT 0
             );
             CREATE INDEX samples_taken_at ON samples(taken_at);
             CREATE TABLE processes(
@@ -58,7 +65,11 @@ enum Schema {
                 fd INTEGER,
                 log BLOB
             );
-            CREATE INDEX connections_last_sample ON connections(last_sample);
+            CREATE INDEX connections_open ON connections(id) WHERE last_sample IS NULL;
+            CREATE TABLE present(
+                sample_id INTEGER PRIMARY KEY,
+                ids BLOB NOT NULL
+            );
             CREATE TABLE changes(
                 sample_id INTEGER PRIMARY KEY,
                 data BLOB NOT NULL

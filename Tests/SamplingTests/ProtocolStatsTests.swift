@@ -56,6 +56,19 @@ struct ProtocolStatsTests {
         #expect(new.counters.count > old.counters.count)
     }
 
+    @Test("the daemon's byte-level reader agrees with the parsers", arguments: ["kernel-6.18", "kernel-3.10"])
+    func counterReaderAgrees(kernel: String) {
+        let reader = CounterReader(procRoot: root(kernel))
+        for _ in 0..<2 {  // the second reading reuses open files and cached headers
+            let fast = reader.read()
+            let slow = ProtocolStats.read(procRoot: root(kernel))
+            #expect(fast.counters == slow.counters)
+            #expect(fast.missing == slow.missing)
+            #expect(fast.interfaces == slow.interfaces)
+            #expect(fast.sockstat == slow.sockstat)
+        }
+    }
+
     @Test func malformedLinesAreSkipped() {
         let counters = ProcNetSNMP.parse("Tcp: A B C\nTcp: 1 2\nUdp: X\nUdp: notanumber\ngarbage\n")
         #expect(counters.map(\.key) == ["Tcp.A", "Tcp.B"])

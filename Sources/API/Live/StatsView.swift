@@ -5,22 +5,22 @@ import Sampling
 /// LiveView, "current" means at most a second old and concurrent requests share one
 /// read; a rate is over the interval between the two newest readings.
 public final class StatsView: @unchecked Sendable {
-    // @unchecked: `latest` and `previous` are only touched while holding `lock`.
-    private let procRoot: String
+    // @unchecked: `reader`, `latest` and `previous` are only touched while holding `lock`.
+    private let reader: CounterReader
     private let lock = Lock()
     private var latest: ProtocolStats?
     private var previous: ProtocolStats?
 
     /// A view reading under `procRoot`.
     public init(procRoot: String) {
-        self.procRoot = procRoot
+        reader = CounterReader(procRoot: procRoot)
     }
 
     /// The newest reading not older than `maxAge`, and the one before it.
     public func current(maxAge: Double = 1.0) -> (now: ProtocolStats, before: ProtocolStats?) {
         lock.withLock {
             if let latest, monotonicNow() - latest.monotonic <= maxAge { return (latest, previous) }
-            let fresh = ProtocolStats.read(procRoot: procRoot)
+            let fresh = reader.read()
             previous = latest
             latest = fresh
             return (fresh, previous)
@@ -32,10 +32,11 @@ public final class StatsView: @unchecked Sendable {
     /// counters, `interface.eth0.rx_bytes` for interface ones.
     @discardableResult
     public func refresh() -> [String: Double] {
-        let fresh = ProtocolStats.read(procRoot: procRoot)
-        lock.withLock {
+        let fresh = lock.withLock { () -> ProtocolStats in
+            let fresh = reader.read()
             previous = latest
             latest = fresh
+            return fresh
         }
         var counters = fresh.byKey
         for interface in fresh.interfaces {

@@ -9,17 +9,31 @@ enum MetricsRoute {
     static func metrics(_ context: RouteContext) throws -> HTTPResponse {
         let snapshot = context.snapshot()
         let (stats, _) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
-        var text = ""
-        text.reserveCapacity(64 * 1024)
+        // Appended as bytes: String interpolation for ~500 families cost more than
+        // everything else in the request.
+        var out: [UInt8] = []
+        out.reserveCapacity(96 * 1024)
+        func append(_ text: String) {
+            var text = text
+            text.withUTF8 { out.append(contentsOf: $0) }
+        }
         func family(_ name: String, _ type: String, _ help: String) {
-            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            append("# HELP "); append(name); append(" "); append(help)
+            append("\n# TYPE "); append(name); append(" "); append(type); append("\n")
         }
         func sample(_ name: String, _ labels: [(String, String)], _ value: Double) {
-            text += name
+            append(name)
             if !labels.isEmpty {
-                text += "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+                out.append(UInt8(ascii: "{"))
+                for (index, label) in labels.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    append(label.0); append("=\""); append(escape(label.1)); out.append(UInt8(ascii: "\""))
+                }
+                out.append(UInt8(ascii: "}"))
             }
-            text += " " + format(value) + "\n"
+            out.append(UInt8(ascii: " "))
+            append(format(value))
+            out.append(UInt8(ascii: "\n"))
         }
 
         family("netstatd_sockets", "gauge", "Sockets by protocol, family and state.")
@@ -41,8 +55,8 @@ enum MetricsRoute {
         // Kernel counters: one family per counter, `_total` for monotonic counters;
         // the few gauges of /proc/net/snmp (Tcp.CurrEstab, Tcp.MaxConn, Tcp.Rto*) are not.
         let gauges: Set<String> = ["Tcp.CurrEstab", "Tcp.MaxConn", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Ip.Forwarding", "Ip.DefaultTTL"]
-        for counter in stats.counters {
-            let base = "netstatd_" + snake(counter.group) + "_" + snake(counter.name)
+        let names = MetricNames.shared.names(for: stats.counters)
+        for (counter, base) in zip(stats.counters, names) {
             if gauges.contains(counter.key) {
                 family(base, "gauge", "\(counter.key) from /proc/net.")
                 sample(base, [], counter.value)
@@ -75,7 +89,7 @@ enum MetricsRoute {
             family("netstatd_history_database_bytes", "gauge", "Size of the history file and its WAL.")
             sample("netstatd_history_database_bytes", [], Double(fileSize(history.path) + fileSize(history.path + "-wal")))
         }
-        return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
+        return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out)
     }
 
     /// `RetransSegs` -> `retrans_segs`, `TCPLostRetransmit` -> `tcp_lost_retransmit`.
@@ -98,6 +112,7 @@ enum MetricsRoute {
     }
 
     static func escape(_ value: String) -> String {
+        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
         var out = ""
         for character in value {
             switch character {
@@ -113,5 +128,26 @@ enum MetricsRoute {
     static func format(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(value)
+    }
+}
+
+/// Prometheus names of kernel counters (`Tcp.RetransSegs` -> `netstatd_tcp_retrans_segs`),
+/// worked out once per counter: the set is fixed for a kernel.
+final class MetricNames: @unchecked Sendable {
+    // @unchecked: `cache` is only touched while holding `lock`.
+    static let shared = MetricNames()
+    private let lock = Lock()
+    private var cache: [String: String] = [:]
+
+    func names(for counters: [Counter]) -> [String] {
+        lock.withLock {
+            counters.map { counter in
+                let key = counter.key
+                if let known = cache[key] { return known }
+                let name = "netstatd_" + MetricsRoute.snake(counter.group) + "_" + MetricsRoute.snake(counter.name)
+                cache[key] = name
+                return name
+            }
+        }
     }
 }

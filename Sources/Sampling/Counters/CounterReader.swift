@@ -1,0 +1,158 @@
+import Glibc
+
+/// Reads the counter files repeatedly and cheaply, for the daemon: each file stays
+/// open and is re-read from offset 0 with pread (a /proc file regenerates on every
+/// read), into one reused buffer; header lines, which name the fields and hardly
+/// ever change, are parsed into names once and reused while their bytes match.
+/// A reading costs a few dozen microseconds, where parsing with Strings cost 0.7 ms.
+/// Not thread-safe: StatsView serializes its use.
+public final class CounterReader {
+    private let procRoot: String
+    private var descriptors: [String: Int32] = [:]
+    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Header line bytes -> (group, names).
+    private var headers: [[UInt8]: (group: String, names: [String])] = [:]
+    /// snmp6 line name bytes -> (group, name).
+    private var snmp6Names: [[UInt8]: (group: String, name: String)] = [:]
+
+    /// A reader of `<procRoot>/net`.
+    public init(procRoot: String) {
+        self.procRoot = procRoot
+    }
+
+    deinit {
+        for fd in descriptors.values { close(fd) }
+    }
+
+    /// Everything at once (the same as `ProtocolStats.read`, cheaper when repeated).
+    public func read() -> ProtocolStats {
+        let wall = Clock.wallSeconds()
+        let monotonic = Clock.monotonicSeconds()
+        var missing: [String] = []
+        var counters: [Counter] = []
+        counters.reserveCapacity(512)
+        for name in ["snmp", "netstat"] {
+            if let length = load(name) { parsePairs(length, into: &counters) } else { missing.append(name) }
+        }
+        if let length = load("snmp6") { parseSNMP6(length, into: &counters) } else { missing.append("snmp6") }
+        var sockstatText = ""
+        for name in ["sockstat", "sockstat6"] {
+            if let length = load(name) { sockstatText += String(decoding: buffer[0..<length], as: UTF8.self) + "\n" }
+        }
+        if sockstatText.isEmpty { missing.append("sockstat") }
+        var interfaces: [ProcNetDev.Interface] = []
+        if let length = load("dev") {
+            interfaces = ProcNetDev.parse(String(decoding: buffer[0..<length], as: UTF8.self))
+        } else {
+            missing.append("dev")
+        }
+        return ProtocolStats(takenAt: wall, monotonic: monotonic, counters: counters, missing: missing,
+                             sockstat: sockstatText.isEmpty ? nil : ProcNetSockstat.parse(sockstatText), interfaces: interfaces)
+    }
+
+    /// Reads `<procRoot>/net/<name>` into `buffer`; its length, or nil when unreadable.
+    private func load(_ name: String) -> Int? {
+        let fd: Int32
+        if let open = descriptors[name] {
+            fd = open
+        } else {
+            fd = Glibc.open(procRoot + "/net/" + name, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            descriptors[name] = fd
+        }
+        var total = 0
+        while true {
+            if total == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + total, $0.count - total, off_t(total)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                close(fd)
+                descriptors.removeValue(forKey: name)
+                return nil
+            }
+            if got == 0 { return total }
+            total += got
+        }
+    }
+
+    /// snmp/netstat: header line then value line per group.
+    private func parsePairs(_ length: Int, into counters: inout [Counter]) {
+        var start = 0
+        var pendingHeader: (group: String, names: [String])?
+        while start < length {
+            var end = start
+            while end < length && buffer[end] != 0x0a { end += 1 }
+            let line = start..<end
+            start = end + 1
+            guard let colon = buffer[line].firstIndex(of: UInt8(ascii: ":")) else { continue }
+            if let header = pendingHeader {
+                pendingHeader = nil
+                var index = colon + 1
+                for name in header.names {
+                    while index < line.upperBound && buffer[index] == 0x20 { index += 1 }
+                    guard index < line.upperBound, let value = number(&index, end: line.upperBound) else { break }
+                    counters.append(Counter(group: header.group, name: name, value: value))
+                }
+                continue
+            }
+            let key = Array(buffer[line])
+            if let cached = headers[key] {
+                pendingHeader = cached
+            } else {
+                let text = String(decoding: key, as: UTF8.self)
+                let group = String(text.prefix { $0 != ":" })
+                let names = text.drop { $0 != ":" }.dropFirst().split(separator: " ").map(String.init)
+                headers[key] = (group, names)
+                pendingHeader = (group, names)
+            }
+        }
+    }
+
+    /// snmp6: `Name value` lines.
+    private func parseSNMP6(_ length: Int, into counters: inout [Counter]) {
+        var start = 0
+        while start < length {
+            var end = start
+            while end < length && buffer[end] != 0x0a { end += 1 }
+            var nameEnd = start
+            while nameEnd < end && buffer[nameEnd] != 0x20 && buffer[nameEnd] != 0x09 { nameEnd += 1 }
+            var index = nameEnd
+            while index < end && (buffer[index] == 0x20 || buffer[index] == 0x09) { index += 1 }
+            if nameEnd > start, let value = number(&index, end: end) {
+                let key = Array(buffer[start..<nameEnd])
+                let label: (group: String, name: String)
+                if let cached = snmp6Names[key] {
+                    label = cached
+                } else {
+                    let parsed = ProcNetSNMP6.parse(String(decoding: key, as: UTF8.self) + " 0").first
+                    label = (parsed?.group ?? "Ip6", parsed?.name ?? String(decoding: key, as: UTF8.self))
+                    snmp6Names[key] = label
+                }
+                counters.append(Counter(group: label.group, name: label.name, value: value))
+            }
+            start = end + 1
+        }
+    }
+
+    /// A decimal, possibly negative, at `index`; advances past it.
+    private func number(_ index: inout Int, end: Int) -> Double? {
+        var negative = false
+        if index < end && buffer[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        var value: UInt64 = 0
+        var digits = 0
+        var overflow = false
+        while index < end, buffer[index] >= 48, buffer[index] <= 57 {
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (plus, o2) = times.addingReportingOverflow(UInt64(buffer[index] - 48))
+            overflow = overflow || o1 || o2
+            value = plus
+            digits += 1
+            index += 1
+        }
+        guard digits > 0, !overflow else { return nil }
+        return negative ? -Double(value) : Double(value)
+    }
+}

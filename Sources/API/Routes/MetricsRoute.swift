@@ -38,7 +38,18 @@ enum MetricsRoute {
 
         family("netstatd_sockets", "gauge", "Sockets by protocol, family and state.")
         var counts: [String: Int] = [:]
-        for socket in snapshot.sockets { counts["\(socket.proto.rawValue)|\(socket.family.rawValue)|\(socket.stateName)", default: 0] += 1 }
+        var tally: [Int: Int] = [:]
+        snapshot.sockets.withUnsafeBufferPointer { sockets in
+            for index in sockets.indices {
+                let key = (sockets[index].proto == .udp ? 1 : 0) << 9 | (sockets[index].family == .ipv6 ? 1 : 0) << 8 | Int(sockets[index].state.rawValue)
+                tally[key, default: 0] += 1
+            }
+        }
+        for (key, count) in tally {
+            let proto: TransportProtocol = key >> 9 == 1 ? .udp : .tcp
+            let state = SocketState(rawValue: UInt8(key & 0xff)) ?? .close
+            counts["\(proto.rawValue)|\((key >> 8) & 1 == 1 ? "ipv6" : "ipv4")|\(state.name(for: proto))", default: 0] += count
+        }
         for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
             let parts = key.split(separator: "|").map(String.init)
             sample("netstatd_sockets", [("proto", parts[0]), ("family", parts[1]), ("state", parts[2])], Double(count))
@@ -53,17 +64,12 @@ enum MetricsRoute {
             sample("netstatd_listen_backlog", [("address", socket.local.address.description), ("port", String(socket.local.port))], Double(socket.sendQ))
         }
         // Kernel counters: one family per counter, `_total` for monotonic counters;
-        // the few gauges of /proc/net/snmp (Tcp.CurrEstab, Tcp.MaxConn, Tcp.Rto*) are not.
-        let gauges: Set<String> = ["Tcp.CurrEstab", "Tcp.MaxConn", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Ip.Forwarding", "Ip.DefaultTTL"]
-        let names = MetricNames.shared.names(for: stats.counters)
-        for (counter, base) in zip(stats.counters, names) {
-            if gauges.contains(counter.key) {
-                family(base, "gauge", "\(counter.key) from /proc/net.")
-                sample(base, [], counter.value)
-            } else {
-                family(base + "_total", "counter", "\(counter.key) from /proc/net.")
-                sample(base + "_total", [], counter.value)
-            }
+        // the HELP/TYPE lines and names are built once per counter layout.
+        let prefixes = MetricNames.shared.prefixes(for: stats)
+        for (counter, prefix) in zip(stats.counters, prefixes) {
+            out.append(contentsOf: prefix)
+            append(format(counter.value))
+            out.append(UInt8(ascii: "\n"))
         }
         var byField: [String: [(String, Double)]] = [:]
         for interface in stats.interfaces {
@@ -131,23 +137,28 @@ enum MetricsRoute {
     }
 }
 
-/// Prometheus names of kernel counters (`Tcp.RetransSegs` -> `netstatd_tcp_retrans_segs`),
-/// worked out once per counter: the set is fixed for a kernel.
+/// The fixed part of each kernel counter's lines ("# HELP ...\n# TYPE ...\nname "),
+/// worked out once per counter layout: the names do not change while a kernel runs.
 final class MetricNames: @unchecked Sendable {
-    // @unchecked: `cache` is only touched while holding `lock`.
+    // @unchecked: `cached` is only touched while holding `lock`.
     static let shared = MetricNames()
     private let lock = Lock()
-    private var cache: [String: String] = [:]
+    private var cached: (layout: Int, prefixes: [[UInt8]])?
 
-    func names(for counters: [Counter]) -> [String] {
-        lock.withLock {
-            counters.map { counter in
-                let key = counter.key
-                if let known = cache[key] { return known }
-                let name = "netstatd_" + MetricsRoute.snake(counter.group) + "_" + MetricsRoute.snake(counter.name)
-                cache[key] = name
-                return name
-            }
+    /// Kernel gauges among the counters; everything else is a `_total` counter.
+    static let gauges: Set<String> = ["Tcp.CurrEstab", "Tcp.MaxConn", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Ip.Forwarding", "Ip.DefaultTTL"]
+
+    func prefixes(for stats: ProtocolStats) -> [[UInt8]] {
+        if stats.layout != 0, let cached = lock.withLock({ cached }), cached.layout == stats.layout {
+            return cached.prefixes
         }
+        let prefixes = stats.counters.map { counter -> [UInt8] in
+            let base = "netstatd_" + MetricsRoute.snake(counter.group) + "_" + MetricsRoute.snake(counter.name)
+            let gauge = Self.gauges.contains(counter.key)
+            let name = gauge ? base : base + "_total"
+            return Array("# HELP \(name) \(counter.key) from /proc/net.\n# TYPE \(name) \(gauge ? "gauge" : "counter")\n\(name) ".utf8)
+        }
+        if stats.layout != 0 { lock.withLock { cached = (stats.layout, prefixes) } }
+        return prefixes
     }
 }

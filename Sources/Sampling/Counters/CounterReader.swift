@@ -14,6 +14,8 @@ public final class CounterReader {
     private var headers: [[UInt8]: (group: String, names: [String])] = [:]
     /// snmp6 line name bytes -> (group, name).
     private var snmp6Names: [[UInt8]: (group: String, name: String)] = [:]
+    /// Changes whenever a header or name not seen before is parsed.
+    private var layout = Int.random(in: 1...Int(Int32.max)) << 20
 
     /// A reader of `<procRoot>/net`.
     public init(procRoot: String) {
@@ -46,8 +48,10 @@ public final class CounterReader {
         } else {
             missing.append("dev")
         }
-        return ProtocolStats(takenAt: wall, monotonic: monotonic, counters: counters, missing: missing,
-                             sockstat: sockstatText.isEmpty ? nil : ProcNetSockstat.parse(sockstatText), interfaces: interfaces)
+        var stats = ProtocolStats(takenAt: wall, monotonic: monotonic, counters: counters, missing: missing,
+                                  sockstat: sockstatText.isEmpty ? nil : ProcNetSockstat.parse(sockstatText), interfaces: interfaces)
+        stats.layout = layout
+        return stats
     }
 
     /// Reads `<procRoot>/net/<name>` into `buffer`; its length, or nil when unreadable.
@@ -104,6 +108,7 @@ public final class CounterReader {
                 let names = text.drop { $0 != ":" }.dropFirst().split(separator: " ").map(String.init)
                 headers[key] = (group, names)
                 pendingHeader = (group, names)
+                layout += 1
             }
         }
     }
@@ -127,6 +132,7 @@ public final class CounterReader {
                     let parsed = ProcNetSNMP6.parse(String(decoding: key, as: UTF8.self) + " 0").first
                     label = (parsed?.group ?? "Ip6", parsed?.name ?? String(decoding: key, as: UTF8.self))
                     snmp6Names[key] = label
+                    layout += 1
                 }
                 counters.append(Counter(group: label.group, name: label.name, value: value))
             }

@@ -14,6 +14,9 @@ public struct ProtocolStats: Sendable {
     public var sockstat: ProcNetSockstat?
     /// /proc/net/dev.
     public var interfaces: [ProcNetDev.Interface]
+    /// Same value, same counters in the same order (set by a CounterReader; 0 means
+    /// unknown). Lets /metrics reuse what it built from the names.
+    public var layout: Int = 0
 
     /// Reads all of it under `procRoot`.
     public static func read(procRoot: String) -> ProtocolStats {

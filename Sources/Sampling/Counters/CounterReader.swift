@@ -10,10 +10,24 @@ public final class CounterReader {
     private let procRoot: String
     private var descriptors: [String: Int32] = [:]
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-    /// Header line bytes -> (group, names).
-    private var headers: [[UInt8]: (group: String, names: [String])] = [:]
-    /// snmp6 line name bytes -> (group, name).
-    private var snmp6Names: [[UInt8]: (group: String, name: String)] = [:]
+    /// Header line (by its FNV-1a hash and length) -> (group, names).
+    private var headers: [LineKey: (group: String, names: [String])] = [:]
+    /// snmp6 counter name (by hash and length) -> (group, name).
+    private var snmp6Names: [LineKey: (group: String, name: String)] = [:]
+
+    /// A line identified without copying it: FNV-1a of its bytes and its length.
+    private struct LineKey: Hashable {
+        var hash: UInt64
+        var length: Int
+    }
+
+    private func key(_ range: Range<Int>) -> LineKey {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for index in range {
+            hash = (hash ^ UInt64(buffer[index])) &* 0x100_0000_01b3
+        }
+        return LineKey(hash: hash, length: range.count)
+    }
     /// Changes whenever a header or name not seen before is parsed.
     private var layout = Int.random(in: 1...Int(Int32.max)) << 20
 
@@ -99,11 +113,11 @@ public final class CounterReader {
                 }
                 continue
             }
-            let key = Array(buffer[line])
+            let key = key(line)
             if let cached = headers[key] {
                 pendingHeader = cached
             } else {
-                let text = String(decoding: key, as: UTF8.self)
+                let text = String(decoding: buffer[line], as: UTF8.self)
                 let group = String(text.prefix { $0 != ":" })
                 let names = text.drop { $0 != ":" }.dropFirst().split(separator: " ").map(String.init)
                 headers[key] = (group, names)
@@ -124,13 +138,14 @@ public final class CounterReader {
             var index = nameEnd
             while index < end && (buffer[index] == 0x20 || buffer[index] == 0x09) { index += 1 }
             if nameEnd > start, let value = number(&index, end: end) {
-                let key = Array(buffer[start..<nameEnd])
+                let key = key(start..<nameEnd)
                 let label: (group: String, name: String)
                 if let cached = snmp6Names[key] {
                     label = cached
                 } else {
-                    let parsed = ProcNetSNMP6.parse(String(decoding: key, as: UTF8.self) + " 0").first
-                    label = (parsed?.group ?? "Ip6", parsed?.name ?? String(decoding: key, as: UTF8.self))
+                    let text = String(decoding: buffer[start..<nameEnd], as: UTF8.self)
+                    let parsed = ProcNetSNMP6.parse(text + " 0").first
+                    label = (parsed?.group ?? "Ip6", parsed?.name ?? text)
                     snmp6Names[key] = label
                     layout += 1
                 }

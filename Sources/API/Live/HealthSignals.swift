@@ -35,24 +35,24 @@ public enum HealthSignals {
             signals.append(HealthSignal(name: "tcp_retransmission_ratio_since_boot", value: total / sent,
                                         explanation: "The same ratio over the counters' whole life, for comparison."))
         }
-        signals.append(HealthSignal(
-            name: "tcp_listen_overflows_per_second", value: rate("TcpExt.ListenOverflows"),
-            explanation: "Connections dropped because a listener's accept queue was full (TcpExt.ListenOverflows): the application accepts too slowly or its backlog is too small; see full_listeners."))
-        signals.append(HealthSignal(
-            name: "tcp_listen_drops_per_second", value: rate("TcpExt.ListenDrops"),
-            explanation: "All SYNs or handshakes a listener dropped (TcpExt.ListenDrops), overflows included."))
-        signals.append(HealthSignal(
-            name: "tcp_failed_connection_attempts_per_second", value: rate("Tcp.AttemptFails"),
-            explanation: "Connection attempts that failed (Tcp.AttemptFails): refused, reset during the handshake or timed out."))
-        signals.append(HealthSignal(
-            name: "tcp_resets_sent_per_second", value: rate("Tcp.OutRsts"),
-            explanation: "Resets sent (Tcp.OutRsts): often connections to closed ports, or aborted by the application."))
-        signals.append(HealthSignal(
-            name: "tcp_established_resets_per_second", value: rate("Tcp.EstabResets"),
-            explanation: "Established connections ended by a reset (Tcp.EstabResets)."))
-        signals.append(HealthSignal(
-            name: "udp_receive_buffer_errors_per_second", value: sumRates(["Udp.RcvbufErrors", "Udp6.RcvbufErrors"]),
-            explanation: "UDP datagrams dropped because a socket's receive buffer was full (Udp.RcvbufErrors + Udp6.RcvbufErrors): the reader is too slow or SO_RCVBUF too small."))
+        // Events per second, from one or more counters each.
+        let rates: [(name: String, counters: [String], explanation: String)] = [
+            ("tcp_listen_overflows_per_second", ["TcpExt.ListenOverflows"],
+             "Connections dropped because a listener's accept queue was full (TcpExt.ListenOverflows): the application accepts too slowly or its backlog is too small; see full_listeners."),
+            ("tcp_listen_drops_per_second", ["TcpExt.ListenDrops"],
+             "All SYNs or handshakes a listener dropped (TcpExt.ListenDrops), overflows included."),
+            ("tcp_failed_connection_attempts_per_second", ["Tcp.AttemptFails"],
+             "Connection attempts that failed (Tcp.AttemptFails): refused, reset during the handshake or timed out."),
+            ("tcp_resets_sent_per_second", ["Tcp.OutRsts"],
+             "Resets sent (Tcp.OutRsts): often connections to closed ports, or aborted by the application."),
+            ("tcp_established_resets_per_second", ["Tcp.EstabResets"],
+             "Established connections ended by a reset (Tcp.EstabResets)."),
+            ("udp_receive_buffer_errors_per_second", ["Udp.RcvbufErrors", "Udp6.RcvbufErrors"],
+             "UDP datagrams dropped because a socket's receive buffer was full (Udp.RcvbufErrors + Udp6.RcvbufErrors): the reader is too slow or SO_RCVBUF too small."),
+        ]
+        for entry in rates {
+            signals.append(HealthSignal(name: entry.name, value: sumRates(entry.counters), explanation: entry.explanation))
+        }
         // The kernel calls an accept queue full when it holds more than the backlog
         // (sk_acceptq_is_full: ack_backlog > max_ack_backlog).
         let full = snapshot.sockets.filter { $0.proto == .tcp && $0.state == .listen && $0.recvQ > $0.sendQ }

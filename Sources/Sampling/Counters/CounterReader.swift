@@ -28,6 +28,8 @@ public final class CounterReader {
         }
         return LineKey(hash: hash, length: range.count)
     }
+    /// /proc/net/dev field names by header hash.
+    private var devNames: [LineKey: [String]] = [:]
     /// Changes whenever a header or name not seen before is parsed.
     private var layout = Int.random(in: 1...Int(Int32.max)) << 20
 
@@ -51,19 +53,23 @@ public final class CounterReader {
             if let length = load(name) { parsePairs(length, into: &counters) } else { missing.append(name) }
         }
         if let length = load("snmp6") { parseSNMP6(length, into: &counters) } else { missing.append("snmp6") }
-        var sockstatText = ""
+        var sockstat: [String: [String: UInt64]] = [:]
+        var sawSockstat = false
         for name in ["sockstat", "sockstat6"] {
-            if let length = load(name) { sockstatText += String(decoding: buffer[0..<length], as: UTF8.self) + "\n" }
+            if let length = load(name) {
+                sawSockstat = true
+                parseSockstat(length, into: &sockstat)
+            }
         }
-        if sockstatText.isEmpty { missing.append("sockstat") }
+        if !sawSockstat { missing.append("sockstat") }
         var interfaces: [ProcNetDev.Interface] = []
         if let length = load("dev") {
-            interfaces = ProcNetDev.parse(String(decoding: buffer[0..<length], as: UTF8.self))
+            interfaces = parseDev(length)
         } else {
             missing.append("dev")
         }
         var stats = ProtocolStats(takenAt: wall, monotonic: monotonic, counters: counters, missing: missing,
-                                  sockstat: sockstatText.isEmpty ? nil : ProcNetSockstat.parse(sockstatText), interfaces: interfaces)
+                                  sockstat: sawSockstat ? ProcNetSockstat(values: sockstat) : nil, interfaces: interfaces)
         stats.layout = layout
         return stats
     }
@@ -125,6 +131,75 @@ public final class CounterReader {
                 layout += 1
             }
         }
+    }
+
+    /// sockstat: `PROTO: key value key value ...` lines.
+    private func parseSockstat(_ length: Int, into values: inout [String: [String: UInt64]]) {
+        var start = 0
+        while start < length {
+            var end = start
+            while end < length && buffer[end] != 0x0a { end += 1 }
+            if let colon = buffer[start..<end].firstIndex(of: UInt8(ascii: ":")) {
+                let proto = text(start..<colon)
+                var fields: [String: UInt64] = [:]
+                var index = colon + 1
+                while index < end {
+                    while index < end && buffer[index] == 0x20 { index += 1 }
+                    let nameStart = index
+                    while index < end && buffer[index] != 0x20 { index += 1 }
+                    let name = nameStart..<index
+                    while index < end && buffer[index] == 0x20 { index += 1 }
+                    guard !name.isEmpty, let value = number(&index, end: end), value >= 0 else { break }
+                    fields[text(name)] = UInt64(value)
+                }
+                values[proto] = fields
+            }
+            start = end + 1
+        }
+    }
+
+    /// /proc/net/dev: field names from the second header line (cached by hash).
+    private func parseDev(_ length: Int) -> [ProcNetDev.Interface] {
+        var lines: [Range<Int>] = []
+        var start = 0
+        while start < length {
+            var end = start
+            while end < length && buffer[end] != 0x0a { end += 1 }
+            if end > start { lines.append(start..<end) }
+            start = end + 1
+        }
+        guard lines.count >= 2 else { return [] }
+        let headerKey = key(lines[1])
+        let names: [String]
+        if let cached = devNames[headerKey] {
+            names = cached
+        } else {
+            names = ProcNetDev.fieldNames(String(decoding: buffer[lines[1]], as: UTF8.self))
+            devNames[headerKey] = names
+            layout += 1
+        }
+        var interfaces: [ProcNetDev.Interface] = []
+        for line in lines.dropFirst(2) {
+            guard let colon = buffer[line].firstIndex(of: UInt8(ascii: ":")) else { continue }
+            var nameStart = line.lowerBound
+            while nameStart < colon && buffer[nameStart] == 0x20 { nameStart += 1 }
+            var counters: [String: Double] = [:]
+            counters.reserveCapacity(names.count)
+            var index = colon + 1
+            var count = 0
+            for name in names {
+                while index < line.upperBound && buffer[index] == 0x20 { index += 1 }
+                guard let value = number(&index, end: line.upperBound) else { break }
+                counters[name] = value
+                count += 1
+            }
+            interfaces.append(ProcNetDev.Interface(name: text(nameStart..<colon), counters: counters, order: Array(names.prefix(count))))
+        }
+        return interfaces
+    }
+
+    private func text(_ range: Range<Int>) -> String {
+        String(decoding: buffer[range], as: UTF8.self)
     }
 
     /// snmp6: `Name value` lines.

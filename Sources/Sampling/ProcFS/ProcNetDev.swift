@@ -22,9 +22,8 @@ public enum ProcNetDev {
     public static func parse(_ text: String) -> [Interface] {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.count >= 2 else { return [] }
-        let halves = lines[1].split(separator: "|", omittingEmptySubsequences: false)
-        guard halves.count >= 3 else { return [] }
-        let names = halves[1].split(separator: " ").map { "rx_" + $0 } + halves[2].split(separator: " ").map { "tx_" + $0 }
+        let names = fieldNames(String(lines[1]))
+        guard !names.isEmpty else { return [] }
         var interfaces: [Interface] = []
         for line in lines.dropFirst(2) {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -35,6 +34,16 @@ public enum ProcNetDev {
             interfaces.append(Interface(name: name, counters: counters, order: Array(names.prefix(values.count))))
         }
         return interfaces
+    }
+}
+
+extension ProcNetDev {
+    /// `rx_bytes`, ..., `tx_bytes`, ... from the second header line
+    /// (` face |bytes packets ...|bytes packets ...`).
+    public static func fieldNames(_ header: String) -> [String] {
+        let halves = header.split(separator: "|", omittingEmptySubsequences: false)
+        guard halves.count >= 3 else { return [] }
+        return halves[1].split(separator: " ").map { "rx_" + $0 } + halves[2].split(separator: " ").map { "tx_" + $0 }
     }
 }
 

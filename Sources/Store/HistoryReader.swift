@@ -111,6 +111,8 @@ public final class HistoryReader {
     private let database: Database
     private var processCache: [Int64: (pid: Int32, startTime: UInt64, name: String)] = [:]
     private var sampleTimes: [Int64: Double] = [:]
+    /// The last "present at" set worked out: pages of one window ask for it again.
+    private var lastPresent: (sample: Int64, newest: Int64, ids: Set<Int64>)?
 
     /// A reader on `path`.
     public init(path: String) throws {
@@ -178,6 +180,16 @@ public final class HistoryReader {
     /// Ids of the connections present in sample `id`: the newest keyframe at or before
     /// it, plus the ids opened since (a range), minus those closed since (from `changes`).
     func presentIDs(atSample id: Int64) throws -> Set<Int64> {
+        // Reusable while no newer sample was written (a sample in progress can close
+        // connections of the one asked for only by being newer).
+        let newest = try database.scalar("SELECT max(id) FROM samples") ?? 0
+        if let cached = lastPresent, cached.sample == id, cached.newest == newest { return cached.ids }
+        let ids = try replayPresent(atSample: id)
+        lastPresent = (id, newest, ids)
+        return ids
+    }
+
+    private func replayPresent(atSample id: Int64) throws -> Set<Int64> {
         var keyframe: Int64 = 0
         var present = Set<Int64>()
         let frame = try database.prepare("SELECT sample_id, ids FROM present WHERE sample_id <= ? ORDER BY sample_id DESC LIMIT 1")

@@ -299,13 +299,17 @@ public final class Recorder {
     /// backlog of old rows never stalls a sample.
     public func prune(now: Double) throws {
         let cutoff = now - retention.rawSeconds
-        guard let oldestKept = try database.scalar("SELECT min(id) FROM samples WHERE taken_at >= ?", [.real(cutoff)]) else { return }
+        guard let oldestKept = try database.scalar("SELECT min(id) FROM samples WHERE taken_at >= ?", [.real(cutoff)]),
+              let oldest = try database.scalar("SELECT min(id) FROM samples"), oldest < oldestKept else { return }
+        // Ids grow with time: only connections opened by the oldest sample kept can have
+        // ended before it, so the scan stops there instead of reading the whole table.
+        let through = try database.scalar("SELECT connections_through FROM samples WHERE id = ?", [.integer(oldestKept)]) ?? 0
         try database.transaction {
             try database.prepare("DELETE FROM changes WHERE sample_id IN (SELECT sample_id FROM changes WHERE sample_id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
             // Oldest ids first; rows still open (NULL) are skipped by the condition.
-            try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE last_sample < ? ORDER BY id LIMIT ?)")
-                .run([.integer(oldestKept), .integer(Int64(retention.batch))])
+            try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE id <= ? AND last_sample < ? ORDER BY id LIMIT ?)")
+                .run([.integer(through), .integer(oldestKept), .integer(Int64(retention.batch))])
             // Keep the newest keyframe at or before the oldest sample kept: replays start there.
             let anchor = try database.scalar("SELECT max(sample_id) FROM present WHERE sample_id <= ?", [.integer(oldestKept)]) ?? 0
             try database.prepare("DELETE FROM present WHERE sample_id < ?").run([.integer(anchor)])

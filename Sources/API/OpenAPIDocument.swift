@@ -436,6 +436,7 @@ components:
       additionalProperties: false
       required: [pid, start_time, name, uid, user, sockets, listening, states]
       properties:
+        cmdline: {type: string, description: "Only with --expose-cmdline: command lines can carry secrets"}
         pid: {type: integer}
         start_time: {type: integer}
         name: {type: string}

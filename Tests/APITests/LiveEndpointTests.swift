@@ -290,6 +290,22 @@ struct LiveEndpointTests {
         #expect(refused.headers["content-encoding"] == nil)
     }
 
+    @Test("command lines are served only with --expose-cmdline")
+    func commandLines() throws {
+        let pair = try LoopbackPair()
+        defer { pair.close() }
+        let me = getpid()
+        let hidden = try LiveServer().get("/api/v1/processes/\(me)")
+        #expect((hidden.json["process"] as? [String: Any])?["cmdline"] == nil)
+        var configuration = APIConfiguration()
+        configuration.exposeCommandLines = true
+        let shown = try LiveServer(configuration: configuration).get("/api/v1/processes/\(me)")
+        contract.record(shown, path: "/api/v1/processes/{pid}")
+        let cmdline = (shown.json["process"] as? [String: Any])?["cmdline"] as? String
+        #expect(cmdline?.isEmpty == false)
+        try verifyContract()
+    }
+
     @Test func openAPIEmbeddedMatchesTheFile() throws {
         let file = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("openapi.yaml"), encoding: .utf8)
         #expect(OpenAPIDocument.yaml.trimmingCharacters(in: .newlines) == file.trimmingCharacters(in: .newlines),

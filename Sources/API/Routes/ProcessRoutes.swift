@@ -19,7 +19,7 @@ enum ProcessRoutes {
         json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
         json.key("count"); json.number(processes.count)
         json.key("items"); json.beginArray()
-        for process in processes { write(process, to: &json) }
+        for process in processes { write(process, to: &json, cmdline: commandLine(process, context)) }
         json.endArray()
         json.key("next"); json.null()
         json.endObject()
@@ -41,7 +41,7 @@ enum ProcessRoutes {
         var json = JSONWriter(capacity: 4096)
         json.beginObject()
         json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
-        json.key("process"); write(summary, to: &json)
+        json.key("process"); write(summary, to: &json, cmdline: commandLine(summary, context))
         json.key("sockets"); json.beginArray()
         for socket in snapshot.sockets where socket.processes.contains(where: { $0.pid == pid }) {
             SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
@@ -51,8 +51,17 @@ enum ProcessRoutes {
         return .json(json)
     }
 
-    static func write(_ process: ProcessSummary, to json: inout JSONWriter) {
+    /// The process's command line when `--expose-cmdline` allows it (it can carry
+    /// secrets), from /proc/<pid>/cmdline with its NULs as spaces; nil otherwise.
+    static func commandLine(_ process: ProcessSummary, _ context: RouteContext) -> String? {
+        guard context.configuration.exposeCommandLines,
+              let bytes = try? FileContents.bytes(atPath: "\(context.procRoot)/\(process.pid)/cmdline") else { return nil }
+        return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).trimmingCharacters()
+    }
+
+    static func write(_ process: ProcessSummary, to json: inout JSONWriter, cmdline: String? = nil) {
         json.beginObject()
+        if let cmdline { json.key("cmdline"); json.string(cmdline) }
         json.key("pid"); json.number(process.pid)
         json.key("start_time"); json.number(process.startTime)
         json.key("name"); json.string(process.name)
@@ -73,5 +82,13 @@ enum ProcessRoutes {
         }
         json.endObject()
         json.endObject()
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters() -> String {
+        var text = Substring(self)
+        while text.last == " " { text.removeLast() }
+        return String(text)
     }
 }

@@ -10,7 +10,7 @@ public final class APIServer: Sendable {
     private let router: Router<RouteHandler>
     private let live: LiveView
     private let configuration: APIConfiguration
-    private let startedAt = monotonicNow()
+    private let startedAt = Clock.monotonicSeconds()
     private let history: HistoryAccess?
     private let stats: StatsView
     private let procRoot: String

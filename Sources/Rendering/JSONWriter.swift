@@ -158,12 +158,6 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// Appends pre-encoded JSON as one value (trusted: produced by this writer).
-    public mutating func raw(_ json: [UInt8]) {
-        separate()
-        bytes.append(contentsOf: json)
-    }
-
     @inline(__always)
     private mutating func appendDigits(_ value: UInt64) {
         if value < 10 {

@@ -53,8 +53,6 @@ public enum StateCountsBlob {
         (key >> 4 == 1 ? .udp : .tcp, SocketState(rawValue: UInt8(key & 15)) ?? .close)
     }
 
-    static func encode(_ sockets: [Socket]) -> [UInt8] { encode(counts: counts(sockets)) }
-
     static func encode(counts: [Int: Int]) -> [UInt8] {
         var bytes: [UInt8] = []
         for (key, count) in counts.sorted(by: { $0.key < $1.key }) {

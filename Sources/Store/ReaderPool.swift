@@ -1,30 +1,26 @@
 import Glibc
+import Sampling
 
 /// Read-only connections for HTTP threads: each request borrows one, so readers never
 /// share a connection and never wait on the writer (WAL).
 public final class ReaderPool: @unchecked Sendable {
-    // @unchecked: `idle` is only touched while holding `mutex`; a borrowed reader is
+    // @unchecked: `idle` is only touched while holding `lock`; a borrowed reader is
     // used by one thread at a time.
     private let path: String
     private var idle: [HistoryReader] = []
-    private var mutex = pthread_mutex_t()
+    private let lock = Lock()
 
     /// A pool over the history file at `path` (opened lazily).
     public init(path: String) {
         self.path = path
-        pthread_mutex_init(&mutex, nil)
     }
 
     /// Runs `body` with a reader of its own.
     public func withReader<T>(_ body: (HistoryReader) throws -> T) throws -> T {
-        pthread_mutex_lock(&mutex)
-        let reader = idle.popLast()
-        pthread_mutex_unlock(&mutex)
+        let reader = lock.withLock { idle.popLast() }
         let borrowed = try reader ?? HistoryReader(path: path)
         defer {
-            pthread_mutex_lock(&mutex)
-            if idle.count < 16 { idle.append(borrowed) }
-            pthread_mutex_unlock(&mutex)
+            lock.withLock { if idle.count < 16 { idle.append(borrowed) } }
         }
         return try body(borrowed)
     }
@@ -32,8 +28,8 @@ public final class ReaderPool: @unchecked Sendable {
 
 /// How the writer is doing, shared between the sampler thread and /status, /healthz.
 public final class RecorderStatus: @unchecked Sendable {
-    // @unchecked: every field is read and written under `mutex`.
-    private var mutex = pthread_mutex_t()
+    // @unchecked: every field is read and written under `lock`.
+    private let lock = Lock()
     private var state = Snapshot()
 
     /// The figures at one moment.
@@ -50,19 +46,13 @@ public final class RecorderStatus: @unchecked Sendable {
         public var lastWrittenAt: Double?
     }
 
-    public init() { pthread_mutex_init(&mutex, nil) }
+    public init() {}
 
     /// The current figures.
-    public var current: Snapshot {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return state
-    }
+    public var current: Snapshot { lock.withLock { state } }
 
     /// Records the outcome of one write.
     public func update(_ body: (inout Snapshot) -> Void) {
-        pthread_mutex_lock(&mutex)
-        body(&state)
-        pthread_mutex_unlock(&mutex)
+        lock.withLock { body(&state) }
     }
 }

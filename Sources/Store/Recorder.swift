@@ -82,10 +82,13 @@ public final class Recorder {
         var workingCounterIDs = counterIDs
         var writtenCounters = lastCounters
         let keyframe = samplesSinceKeyframe >= CounterLog.keyframeEvery
+        // Counted once: the sample row and both downsampled tiers use them.
+        let stateCounts = StateCountsBlob.counts(snapshot.sockets)
+        var through = connectionsThrough
         feed.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
         let written = try database.transaction { () -> Int64 in
-            let sampleID = try insertSample(snapshot)
+            let sampleID = try insertSample(snapshot, counts: stateCounts)
             for orphan in orphans {
                 event(sampleID, orphan, firstSample: nil, .closed, nil)
             }
@@ -109,6 +112,7 @@ public final class Recorder {
                     working[key] = existing
                 } else {
                     let id = try insertConnection(socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed })
+                    through = id
                     for extra in owners.sorted(by: { $0.packed < $1.packed }).dropFirst() {
                         event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
                     }
@@ -130,7 +134,6 @@ public final class Recorder {
             }
             for key in gone { working.removeValue(forKey: key) }
             try flushEvents(sampleID)
-            let through = working.values.map(\.id).max().map { max($0, connectionsThrough) } ?? connectionsThrough
             try database.prepare("UPDATE samples SET connections_through = ? WHERE id = ?").run([.integer(through), .integer(sampleID)])
             if samplesSincePresent >= PresentSet.keyframeEvery {
                 try database.prepare("INSERT INTO present(sample_id, ids) VALUES(?, ?)")
@@ -139,14 +142,14 @@ public final class Recorder {
             if !counters.isEmpty {
                 writtenCounters = try recordCounters(counters, sample: sampleID, keyframe: keyframe, ids: &workingCounterIDs, previous: writtenCounters)
             }
-            try downsample(snapshot)
+            try downsample(at: snapshot.takenAt, counts: stateCounts)
             return sampleID
         }
         // Only now: a COMMIT that fails (disk full) leaves the transaction rolled back,
         // and the next sample must close against what was really written.
         previousSample = written
         open = working
-        connectionsThrough = working.values.map(\.id).max().map { max($0, connectionsThrough) } ?? connectionsThrough
+        connectionsThrough = through
         samplesSincePresent = samplesSincePresent >= PresentSet.keyframeEvery ? 1 : samplesSincePresent + 1
         counterIDs = workingCounterIDs
         if !counters.isEmpty {
@@ -162,11 +165,11 @@ public final class Recorder {
         }
     }
 
-    private func insertSample(_ snapshot: Snapshot) throws -> Int64 {
-        let counts = StateCountsBlob.encode(snapshot.sockets)
+    private func insertSample(_ snapshot: Snapshot, counts: [Int: Int]) throws -> Int64 {
         try database.prepare("INSERT INTO samples(taken_at, run_id, duration_ms, sockets, problems, counts) VALUES(?, ?, ?, ?, ?, ?)")
             .run([.real(snapshot.takenAt), .integer(runID), .real(snapshot.duration * 1000),
-                  .integer(Int64(snapshot.sockets.count)), .integer(snapshot.problems.isEmpty ? 0 : 1), .blob(counts)])
+                  .integer(Int64(snapshot.sockets.count)), .integer(snapshot.problems.isEmpty ? 0 : 1),
+                  .blob(StateCountsBlob.encode(counts: counts))])
         return database.lastInsertRowID
     }
 
@@ -276,10 +279,9 @@ public final class Recorder {
         return (max(episode.recv, recv), max(episode.send, send))
     }
 
-    private func downsample(_ snapshot: Snapshot) throws {
-        let counts = StateCountsBlob.counts(snapshot.sockets)
+    private func downsample(at time: Double, counts: [Int: Int]) throws {
         for (table, width) in [("state_counts_1m", 60.0), ("state_counts_1h", 3600.0)] {
-            let bucket = Int64((snapshot.takenAt / width).rounded(.down) * width)
+            let bucket = Int64((time / width).rounded(.down) * width)
             let statement = try database.prepare("SELECT samples, sums FROM \(table) WHERE bucket = ?")
             try statement.bind([.integer(bucket)])
             var samples: Int64 = 0

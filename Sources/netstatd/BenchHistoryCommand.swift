@@ -74,9 +74,9 @@ enum BenchHistoryCommand {
             }
             let snapshot = Snapshot(takenAt: start + Double(sample) * interval, duration: 0.05, source: .netlink,
                                     sockets: sockets, problems: SamplingProblems(), userNames: [:])
-            let began = monotonic()
+            let began = Clock.monotonicSeconds()
             try recorder.record(snapshot)
-            writeSeconds += monotonic() - began
+            writeSeconds += Clock.monotonicSeconds() - began
             if sample % 10_000 == 0 && sample > 0 {
                 StandardError.line("bench-history: \(sample)/\(samples) samples, \(Int(writeSeconds / Double(sample) * 1e6)) us/sample")
             }
@@ -104,9 +104,9 @@ enum BenchHistoryCommand {
             var times: [Double] = []
             var last = HTTPResponse(status: 0)
             for _ in 0..<5 {
-                let began = monotonic()
+                let began = Clock.monotonicSeconds()
                 last = api.handle(HTTPRequest(method: "GET", path: path, query: query))
-                times.append(monotonic() - began)
+                times.append(Clock.monotonicSeconds() - began)
             }
             return (times.sorted()[2] * 1000, last.status, last.body.count)
         }
@@ -128,9 +128,4 @@ enum BenchHistoryCommand {
         return 0
     }
 
-    private static func monotonic() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 }

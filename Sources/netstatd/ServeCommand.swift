@@ -270,13 +270,10 @@ final class HistoryWriter {
     }
 
     func record(_ snapshot: Snapshot, counters: [String: Double]) {
-        var started = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &started)
+        let started = Clock.monotonicSeconds()
         do {
             try recorder.record(snapshot, counters: counters)
-            var ended = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &ended)
-            let seconds = Double(ended.tv_sec - started.tv_sec) + Double(ended.tv_nsec - started.tv_nsec) / 1e9
+            let seconds = Clock.monotonicSeconds() - started
             let recovered = status.current.lastError != nil
             status.update {
                 $0.written += 1

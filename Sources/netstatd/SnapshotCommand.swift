@@ -87,7 +87,6 @@ enum SnapshotCommand {
             }
             output.write(Array(text.utf8))
         }
-        output.flush()
         return 0
     }
 

@@ -25,9 +25,6 @@ final class StandardOutput {
             }
         }
     }
-
-    /// Nothing is buffered in user space; kept so callers state where output ends.
-    func flush() {}
 }
 
 /// One-line messages to stderr.

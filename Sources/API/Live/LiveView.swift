@@ -15,7 +15,6 @@ public final class LiveView: @unchecked Sendable {
     private var latest: (snapshot: Snapshot, monotonic: Double)?
     private var latestPortIndex: PortIndex?
     private var stats = SamplerStats()
-    private var listeners: [@Sendable (Snapshot) -> Void] = []
 
     /// The proc tree the collector reads.
     public let procRoot: String
@@ -24,11 +23,6 @@ public final class LiveView: @unchecked Sendable {
     public init(collector: Collector) {
         self.collector = collector
         procRoot = collector.options.procRoot
-    }
-
-    /// Calls `body` with every new snapshot, on the thread that took it (the recorder hooks in here).
-    public func onSample(_ body: @escaping @Sendable (Snapshot) -> Void) {
-        stateLock.withLock { listeners.append(body) }
     }
 
     /// The newest snapshot not older than `maxAge` seconds, sampling if needed.
@@ -65,26 +59,25 @@ public final class LiveView: @unchecked Sendable {
 
     private func freshEnough(_ maxAge: Double) -> Snapshot? {
         stateLock.withLock {
-            guard let latest, monotonicNow() - latest.monotonic <= maxAge else { return nil }
+            guard let latest, Clock.monotonicSeconds() - latest.monotonic <= maxAge else { return nil }
             return latest.snapshot
         }
     }
 
     private func takeSample() -> Snapshot {
-        let started = monotonicNow()
+        let started = Clock.monotonicSeconds()
         let snapshot = collector.sample()
-        let hooks = stateLock.withLock { () -> [@Sendable (Snapshot) -> Void] in
+        stateLock.withLock {
             latest = (snapshot, started)
             stats.samples += 1
             stats.lastDuration = snapshot.duration
             stats.lastTakenAt = snapshot.takenAt
             stats.lastProblems = snapshot.problems
             if !snapshot.problems.isEmpty { stats.samplesWithProblems += 1 }
-            return listeners
         }
-        for hook in hooks { hook(snapshot) }
         return snapshot
     }
+
 }
 
 /// What the sampler has done so far.
@@ -101,5 +94,3 @@ public struct SamplerStats: Sendable {
     public var lastProblems = SamplingProblems()
 }
 
-/// Seconds on the monotonic clock.
-func monotonicNow() -> Double { Clock.monotonicSeconds() }

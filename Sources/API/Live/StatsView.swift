@@ -19,7 +19,7 @@ public final class StatsView: @unchecked Sendable {
     /// The newest reading not older than `maxAge`, and the one before it.
     public func current(maxAge: Double = 1.0) -> (now: ProtocolStats, before: ProtocolStats?) {
         lock.withLock {
-            if let latest, monotonicNow() - latest.monotonic <= maxAge { return (latest, previous) }
+            if let latest, Clock.monotonicSeconds() - latest.monotonic <= maxAge { return (latest, previous) }
             let fresh = reader.read()
             previous = latest
             latest = fresh

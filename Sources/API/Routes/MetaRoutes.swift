@@ -39,7 +39,7 @@ enum MetaRoutes {
         var json = JSONWriter(capacity: 1024)
         json.beginObject()
         json.key("version"); json.string(APIVersion.string)
-        json.key("uptime_seconds"); json.number((monotonicNow() - context.startedAt).rounded())
+        json.key("uptime_seconds"); json.number((Clock.monotonicSeconds() - context.startedAt).rounded())
         json.key("samples"); json.number(stats.samples)
         json.key("samples_with_problems"); json.number(stats.samplesWithProblems)
         json.key("last_sample")

@@ -2,11 +2,12 @@ import Glibc
 
 /// A mutex over pthread_mutex_t. Foundation's NSLock would do, but linking Foundation
 /// into the binary costs every `netstatd snapshot` several MB of resident memory.
-final class Lock: @unchecked Sendable {
+public final class Lock: @unchecked Sendable {
     // @unchecked: the mutex itself is what makes the shared use safe.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    /// An unlocked mutex.
+    public init() {
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
     }
@@ -17,7 +18,7 @@ final class Lock: @unchecked Sendable {
     }
 
     /// Runs `body` holding the lock.
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()

@@ -56,7 +56,8 @@ public final class APIServer: Sendable {
         }
         response.setHeader("Cache-Control", "no-store")
         if configuration.logRequests {
-            let line = "netstatd: \(request.remoteAddress) \(request.method) \(request.path) \(response.status) \(response.body.count)B\n"
+            // The path is the client's text: escaped, so a URL cannot forge a log line.
+            let line = "netstatd: \(request.remoteAddress) \(UntrustedText.terminal(request.method)) \(UntrustedText.terminal(request.path)) \(response.status) \(response.body.count)B\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
         return response
@@ -110,9 +111,10 @@ public final class APIServer: Sendable {
     /// Compares the bearer token in constant time (no early exit on the first wrong byte).
     static func authorized(_ request: HTTPRequest, token: String) -> Bool {
         guard let header = request.header("Authorization") else { return false }
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix) else { return false }
-        let given = Array(header.dropFirst(prefix.count).utf8)
+        // The scheme name is case-insensitive (RFC 9110 section 11.1); the token is not.
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        let given = Array(parts[1].drop { $0 == " " }.utf8)
         let expected = Array(token.utf8)
         var difference = UInt8(given.count == expected.count ? 0 : 1)
         for index in 0..<max(given.count, expected.count) {

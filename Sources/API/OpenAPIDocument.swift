@@ -570,7 +570,7 @@ components:
     HistoricConnection:
       type: object
       additionalProperties: false
-      required: [proto, family, local, remote, uid, user, inode, cookie, first_seen, last_seen, states, owners, backlog]
+      required: [proto, family, local, remote, uid, user, inode, cookie, first_seen, last_seen, closed_during_gap, states, owners, backlog]
       properties:
         proto: {type: string, enum: [tcp, udp]}
         family: {type: string, enum: [ipv4, ipv6]}
@@ -582,6 +582,7 @@ components:
         cookie: {type: [integer, "null"]}
         first_seen: {$ref: "#/components/schemas/Timestamp"}
         last_seen: {type: [string, "null"], format: date-time, description: null while still open}
+        closed_during_gap: {type: boolean, description: "It closed while netstatd was not sampling (between two runs): last_seen is the gap's start, the close lies somewhere in the gap"}
         states:
           type: array
           items:
@@ -663,13 +664,14 @@ components:
           items:
             type: object
             additionalProperties: false
-            required: [taken_at, run, duration_ms, sockets, problems]
+            required: [taken_at, run, duration_ms, sockets, problems, missed_slots]
             properties:
               taken_at: {$ref: "#/components/schemas/Timestamp"}
               run: {type: integer, description: Changes when netstatd restarts}
               duration_ms: {type: number}
               sockets: {type: integer}
               problems: {type: boolean}
+              missed_slots: {type: integer, description: "Sampling slots skipped just before this sample because the previous one overran the interval"}
         gaps:
           type: array
           items:
@@ -704,6 +706,8 @@ components:
             cookie: {type: [integer, "null"]}
         state: {type: string}
         owner: {$ref: "#/components/schemas/HistoricOwner"}
+        owners: {type: array, items: {$ref: "#/components/schemas/HistoricOwner"}, description: "opened: the processes holding it when it was first seen"}
+        closed_during_gap: {type: boolean, description: "closed: it closed while netstatd was not sampling"}
         queues: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
         peak: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
     Rate:

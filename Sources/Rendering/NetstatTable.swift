@@ -25,7 +25,7 @@ public struct NetstatTable {
         text += pad(Self.endpointText(socket.local), 23) + " " + pad(Self.endpointText(socket.remote), 23) + " "
         text += pad(socket.stateName, 11)
         if showOwners {
-            let owners = socket.processes.map { "\($0.pid)/\($0.name)" }
+            let owners = socket.processes.map { "\($0.pid)/\(UntrustedText.terminal($0.name))" }
             text += " " + (owners.isEmpty ? "-" : owners.joined(separator: ","))
         }
         return text.trimmingTrailingSpaces()

@@ -71,7 +71,9 @@ public final class Collector {
     /// One snapshot of every socket. Never throws: what could not be read is counted
     /// in the snapshot's `problems`.
     public func sample() -> Snapshot {
-        let started = Clock.wallSeconds()
+        // Whole milliseconds: the precision times are stored and served at, so the
+        // time a client reads back names this sample exactly.
+        let started = Clock.seconds(milliseconds: Clock.milliseconds(Clock.wallSeconds()))
         let startedMonotonic = Clock.monotonicSeconds()
         var problems = SamplingProblems()
         var sockets: [Socket] = []
@@ -177,6 +179,23 @@ public enum Clock {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// Whole milliseconds since the epoch of `seconds` (rounded), the one precision
+    /// times are stored and served at. Non-finite or out-of-range values are clamped
+    /// (years 0000 to 9999) instead of trapping.
+    public static func milliseconds(_ seconds: Double) -> Int64 {
+        let earliest: Int64 = -62_167_219_200_000, latest: Int64 = 253_402_300_799_999
+        guard seconds.isFinite else { return seconds > 0 ? latest : earliest }
+        let millis = (seconds * 1000).rounded()
+        if millis <= Double(earliest) { return earliest }
+        if millis >= Double(latest) { return latest }
+        return Int64(millis)
+    }
+
+    /// Seconds of whole milliseconds since the epoch.
+    public static func seconds(milliseconds: Int64) -> Double {
+        Double(milliseconds) / 1000
     }
 
     /// Seconds on a clock that never goes back, for durations.

@@ -1,5 +1,9 @@
 /// The packed event encodings (see Schema): varints, so a typical event is 3 bytes.
 enum ChangeLog {
+    /// The value of a `closed` event for a connection that closed while netstatd was
+    /// not sampling (between two runs): its end is known only to lie in the gap.
+    static let closedDuringGap: Int64 = 1
+
     /// One event of a connection's own log: the sample (as a delta from the
     /// connection's first sample), the kind and the value.
     struct ConnectionEntry: Equatable {

@@ -74,3 +74,26 @@ public enum StateCountsBlob {
     }
 
 }
+
+/// An owner of a connection packed in one integer: the `processes` row id and the fd
+/// (24 bits; fds beyond are masked, as no process holds 16 million descriptors).
+public enum OwnerCode {
+    static func pack(process: Int64, fd: Int32) -> Int64 {
+        process << 24 | Int64(fd & 0xff_ffff)
+    }
+
+    static func unpack(_ value: Int64) -> (process: Int64, fd: Int32) {
+        (value >> 24, Int32(value & 0xff_ffff))
+    }
+}
+
+/// Queue sizes packed in one integer: Recv-Q in the high 32 bits, Send-Q in the low.
+public enum QueueCode {
+    static func pack(recv: UInt32, send: UInt32) -> Int64 {
+        Int64(recv) << 32 | Int64(send)
+    }
+
+    static func unpack(_ value: Int64) -> (recv: UInt32, send: UInt32) {
+        (UInt32(truncatingIfNeeded: value >> 32), UInt32(truncatingIfNeeded: value))
+    }
+}

@@ -1,5 +1,6 @@
 internal import CSQLite
 import Glibc
+import Sampling
 
 /// One SQLite connection. The Recorder owns the only writer; HTTP readers open their
 /// own read-only connections, so a reader never waits on the writer (WAL mode).
@@ -36,7 +37,15 @@ public final class Database {
         sqlite3_busy_timeout(handle, 2000)
     }
 
-    deinit {
+    private var isClosed = false
+
+    deinit { close() }
+
+    /// Finalizes the cached statements and closes the connection; nothing may use it
+    /// afterwards. Called by deinit when not called before.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
         statements.removeAll()
         sqlite3_close_v2(handle)
     }
@@ -86,6 +95,32 @@ public final class Database {
         try statement.bind(values)
         guard try statement.step() else { return nil }
         return statement.isNull(0) ? nil : statement.int64(0)
+    }
+
+    /// Every row's first column of `sql`, as text.
+    public func texts(_ sql: String) throws -> [String] {
+        let statement = try prepare(sql)
+        defer { statement.reset() }
+        var result: [String] = []
+        while try statement.step() { result.append(statement.text(0)) }
+        return result
+    }
+
+    /// Runs `body`, interrupting any SQLite call on this connection still running
+    /// after `seconds` (it then throws SQLITE_INTERRUPT).
+    public func withDeadline<T>(seconds: Double, _ body: () throws -> T) throws -> T {
+        let deadline = UnsafeMutablePointer<Double>.allocate(capacity: 1)
+        deadline.pointee = Clock.monotonicSeconds() + seconds
+        defer {
+            sqlite3_progress_handler(handle, 0, nil, nil)
+            deadline.deallocate()
+        }
+        // Called every 10,000 virtual machine steps; non-zero interrupts.
+        sqlite3_progress_handler(handle, 10_000, { context in
+            guard let context else { return 0 }
+            return Clock.monotonicSeconds() > context.assumingMemoryBound(to: Double.self).pointee ? 1 : 0
+        }, deadline)
+        return try body()
     }
 
     /// The rowid of the last insert on this connection.

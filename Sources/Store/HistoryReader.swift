@@ -16,6 +16,9 @@ public struct HistoricConnection: Sendable {
     public var firstSeen: Double
     /// When it was last seen; nil while still open.
     public var lastSeen: Double?
+    /// True when it closed while netstatd was not sampling (between two runs): it was
+    /// gone at the first sample after the gap, and `lastSeen` is the gap's start.
+    public var closedDuringGap = false
     /// Its states over time, oldest first (the first is its state when first seen).
     public var states: [(at: Double, state: SocketState)]
     /// Every owner it had, with when.
@@ -26,6 +29,16 @@ public struct HistoricConnection: Sendable {
     /// The state at `time` (the last change at or before it).
     public func state(at time: Double) -> SocketState {
         states.last { $0.at <= time }?.state ?? states.first?.state ?? .close
+    }
+
+    /// The owners holding it at `time`. An owner removed at a sample was gone in it;
+    /// an owner whose interval ends with the connection held it through its last sample.
+    public func owners(at time: Double) -> [HistoricOwner] {
+        owners.filter { owner in
+            guard owner.from <= time else { return false }
+            guard let to = owner.to else { return true }
+            return time < to || (to == lastSeen && time <= to)
+        }
     }
 }
 
@@ -56,6 +69,8 @@ public struct SampleRecord: Sendable {
     public var sockets: Int
     public var problems: Bool
     public var counts: [Int: Int]
+    /// Sampling slots skipped just before this sample (the previous one overran).
+    public var missedSlots = 0
 }
 
 /// One entry of the event feed.
@@ -69,6 +84,11 @@ public struct HistoryEvent: Sendable {
     public var state: SocketState?
     /// The owner added or removed.
     public var owner: HistoricOwner?
+    /// The owners it had when it opened (`opened` only): with `owner_added` and
+    /// `owner_removed` after it, the feed alone says who held it at every moment.
+    public var owners: [HistoricOwner] = []
+    /// `closed` only: it closed while netstatd was not sampling.
+    public var closedDuringGap = false
     /// The queues (backlog began) or peaks (backlog ended).
     public var queues: (recv: UInt32, send: UInt32)?
 }
@@ -93,8 +113,9 @@ public struct EventCursor: Sendable, Comparable {
 
     /// Parses the text form (`s.c.k.o`).
     public init?(text: String) {
-        let parts = text.split(separator: ".").map { Int64($0) }
-        guard parts.count == 4, parts.allSatisfy({ $0 != nil }) else { return nil }
+        // Empty fields (`1..2.3`) are refused, not skipped; ids are never negative.
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map { Int64($0) }
+        guard parts.count == 4, parts.allSatisfy({ $0 != nil && $0! >= 0 }) || text == "0.0.-1.0" else { return nil }
         self.init(sample: parts[0]!, connection: parts[1]!, kind: parts[2]!, openedThrough: parts[3]!)
     }
 
@@ -121,35 +142,40 @@ public final class HistoryReader {
 
     /// The last sample at or before `time`.
     public func sample(atOrBefore time: Double) throws -> SampleRecord? {
-        let statement = try database.prepare("SELECT id, taken_at, run_id, duration_ms, sockets, problems, counts FROM samples WHERE taken_at <= ? ORDER BY taken_at DESC LIMIT 1")
+        let statement = try database.prepare("SELECT \(Self.sampleColumns) FROM samples WHERE taken_at_ms <= ? ORDER BY taken_at_ms DESC LIMIT 1")
         defer { statement.reset() }
-        try statement.bind([.real(time)])
+        try statement.bind([.integer(Clock.milliseconds(time))])
         return try statement.step() ? sampleRecord(statement) : nil
     }
 
     /// The samples taken in [from, to], oldest first, at most `limit`.
     public func samples(from: Double, to: Double, limit: Int) throws -> [SampleRecord] {
-        let statement = try database.prepare("SELECT id, taken_at, run_id, duration_ms, sockets, problems, counts FROM samples WHERE taken_at >= ? AND taken_at <= ? ORDER BY taken_at LIMIT ?")
+        let statement = try database.prepare("SELECT \(Self.sampleColumns) FROM samples WHERE taken_at_ms >= ? AND taken_at_ms <= ? ORDER BY taken_at_ms LIMIT ?")
         defer { statement.reset() }
-        try statement.bind([.real(from), .real(to), .integer(Int64(limit))])
+        try statement.bind([.integer(Clock.milliseconds(from)), .integer(Clock.milliseconds(to)), .integer(Int64(limit))])
         var result: [SampleRecord] = []
-        while try statement.step() { result.append(sampleRecord(statement)) }
+        while try statement.step() { result.append(try sampleRecord(statement)) }
         return result
     }
 
-    private func sampleRecord(_ s: Statement) -> SampleRecord {
-        SampleRecord(id: s.int64(0), takenAt: s.double(1), runID: s.int64(2), durationMs: s.double(3),
-                     sockets: s.int(4), problems: s.int(5) != 0, counts: StateCountsBlob.decode(s.blob(6)))
+    static let sampleColumns = "id, taken_at_ms, run_id, duration_ms, sockets, problems, counts, missed_slots"
+
+    private func sampleRecord(_ statement: Statement) throws -> SampleRecord {
+        let row = try RowReader(statement)
+        return SampleRecord(
+            id: try row.int64("id"), takenAt: Clock.seconds(milliseconds: try row.int64("taken_at_ms")), runID: try row.int64("run_id"),
+            durationMs: try row.double("duration_ms"), sockets: Int(try row.int64("sockets")), problems: try row.int64("problems") != 0,
+            counts: StateCountsBlob.decode(try row.blob("counts")), missedSlots: Int(try row.int64("missed_slots")))
     }
 
     /// The sample id of the first sample at or after `time` (nil when none).
     private func sampleID(atOrAfter time: Double) throws -> Int64? {
-        try database.scalar("SELECT id FROM samples WHERE taken_at >= ? ORDER BY taken_at LIMIT 1", [.real(time)])
+        try database.scalar("SELECT id FROM samples WHERE taken_at_ms >= ? ORDER BY taken_at_ms LIMIT 1", [.integer(Clock.milliseconds(time))])
     }
 
     /// The connections present in sample `sampleID`, as they stood then.
     public func connections(inSample sampleID: Int64) throws -> [HistoricConnection] {
-        try load(ids: try presentIDs(atSample: sampleID).sorted(), eventsThrough: sampleID)
+        try load(ids: try presentIDs(atSample: sampleID).sorted(), eventsThrough: .sample(sampleID))
     }
 
     /// The connections present at any time in [from, to], after connection id `after`,
@@ -169,7 +195,7 @@ public final class HistoryReader {
             try statement.bind([.integer(openedFrom), .integer(openedTo), .integer(Int64(limit))])
             while try statement.step() { ids.insert(statement.int64(0)) }
         }
-        return try load(ids: Array(ids.sorted().prefix(limit)), eventsThrough: Int64.max)
+        return try load(ids: Array(ids.sorted().prefix(limit)), eventsThrough: .all)
     }
 
     /// The highest connection id opened by sample `id`.
@@ -194,11 +220,13 @@ public final class HistoryReader {
         var present = Set<Int64>()
         let frame = try database.prepare("SELECT sample_id, ids FROM present WHERE sample_id <= ? ORDER BY sample_id DESC LIMIT 1")
         try frame.bind([.integer(id)])
-        if try frame.step() {
-            keyframe = frame.int64(0)
-            present = Set(PresentSet.decode(frame.blob(1)))
+        do {
+            defer { frame.reset() }
+            if try frame.step() {
+                keyframe = frame.int64(0)
+                present = Set(PresentSet.decode(frame.blob(1)))
+            }
         }
-        frame.reset()
         let from = keyframe == 0 ? 0 : try through(keyframe)
         let to = try through(id)
         if to > from {
@@ -218,55 +246,84 @@ public final class HistoryReader {
         return present
     }
 
-    /// Loads the rows of `ids`, in chunks (SQLite's parameter limit).
-    private func load(ids: [Int64], eventsThrough: Int64) throws -> [HistoricConnection] {
-        var result: [HistoricConnection] = []
-        result.reserveCapacity(ids.count)
-        var start = 0
-        while start < ids.count {
-            let chunk = ids[start..<min(ids.count, start + 500)]
-            let statement = try database.prepare(
-                "SELECT \(Self.connectionColumns) FROM connections WHERE id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ","))) ORDER BY id")
-            try statement.bind(chunk.map { .integer($0) })
-            result += try loadConnections(statement, eventsThrough: eventsThrough)
-            start += 500
-        }
-        return result
+    /// Loads the rows of `ids` with one statement (the ids travel as one JSON array:
+    /// no statement per list length, no parameter limit).
+    private func load(ids: [Int64], eventsThrough: EventsThrough) throws -> [HistoricConnection] {
+        guard !ids.isEmpty else { return [] }
+        let statement = try database.prepare(
+            "SELECT \(Self.connectionColumns) FROM connections WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
+        try statement.bind([.text("[" + ids.map(String.init).joined(separator: ",") + "]")])
+        return try loadConnections(statement, eventsThrough: eventsThrough)
     }
 
-    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log"
+    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log, closed_in_gap"
 
-    private func loadConnections(_ statement: Statement, eventsThrough: Int64) throws -> [HistoricConnection] {
-        var rows: [(HistoricConnection, firstOwner: (Int64, Int32)?, firstSample: Int64, log: [UInt8])] = []
-        while try statement.step() {
-            let (proto, family) = ConnectionKind.decode(statement.int64(1))
-            let first = statement.int64(9)
-            let connection = HistoricConnection(
-                id: statement.int64(0), proto: proto, family: family,
-                local: Endpoint(address: AddressBytes.decode(statement.blob(2)), port: UInt16(truncatingIfNeeded: statement.int64(3))),
-                remote: Endpoint(address: AddressBytes.decode(statement.blob(4)), port: UInt16(truncatingIfNeeded: statement.int64(5))),
-                uid: UInt32(truncatingIfNeeded: statement.int64(6)), inode: UInt64(statement.int64(7)),
-                cookie: statement.isNull(8) ? nil : UInt64(bitPattern: statement.int64(8)),
-                firstSeen: 0, lastSeen: statement.isNull(10) ? nil : Double(statement.int64(10)),
-                states: [(Double(first), SocketState(rawValue: UInt8(truncatingIfNeeded: statement.int64(11))) ?? .close)],
-                owners: [], backlog: [])
-            let owner = statement.isNull(12) ? nil : (statement.int64(12), Int32(truncatingIfNeeded: statement.int64(13)))
-            rows.append((connection, owner, first, statement.blob(14)))
+    /// Which logged changes a loaded connection includes.
+    enum EventsThrough {
+        /// Those up to and including sample `id`.
+        case sample(Int64)
+        /// Those of its first sample only: the connection as it opened.
+        case opening
+        /// All of them.
+        case all
+
+        func includes(_ sample: Int64, firstSample: Int64) -> Bool {
+            switch self {
+            case .sample(let id): return sample <= id
+            case .opening: return sample <= firstSample
+            case .all: return true
+            }
         }
-        statement.reset()
+    }
+
+    private struct ConnectionRow {
+        var connection: HistoricConnection
+        var firstOwner: (process: Int64, fd: Int32)?
+        var firstSample: Int64
+        var lastSample: Int64?
+        var log: [UInt8]
+    }
+
+    private func loadConnections(_ statement: Statement, eventsThrough: EventsThrough) throws -> [HistoricConnection] {
+        var rows: [ConnectionRow] = []
+        do {
+            // Reset on every path: a statement left mid-result holds a read transaction,
+            // which stops WAL checkpoints.
+            defer { statement.reset() }
+            while try statement.step() {
+                let row = try RowReader(statement)
+                let (proto, family) = ConnectionKind.decode(try row.int64("kind"))
+                let connection = HistoricConnection(
+                    id: try row.int64("id"), proto: proto, family: family,
+                    local: Endpoint(address: AddressBytes.decode(try row.blob("local_addr")), port: UInt16(truncatingIfNeeded: try row.int64("local_port"))),
+                    remote: Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port"))),
+                    uid: UInt32(truncatingIfNeeded: try row.int64("uid")), inode: UInt64(bitPattern: try row.int64("inode")),
+                    cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) },
+                    firstSeen: 0, lastSeen: nil, closedDuringGap: try row.int64("closed_in_gap") != 0,
+                    states: [(0, SocketState(rawValue: UInt8(truncatingIfNeeded: try row.int64("state"))) ?? .close)],
+                    owners: [], backlog: [])
+                var owner: (Int64, Int32)?
+                if let process = try row.optionalInt64("process_id"), let fd = try row.optionalInt64("fd") {
+                    owner = OwnerCode.unpack(OwnerCode.pack(process: process, fd: Int32(truncatingIfNeeded: fd)))
+                }
+                rows.append(ConnectionRow(connection: connection, firstOwner: owner, firstSample: try row.int64("first_sample"),
+                                          lastSample: try row.optionalInt64("last_sample"), log: try row.blob("log")))
+            }
+        }
         var result: [HistoricConnection] = []
         result.reserveCapacity(rows.count)
-        for (row, firstOwner, firstSample, log) in rows {
-            var connection = row
+        for row in rows {
+            var connection = row.connection
+            let firstSample = row.firstSample
             connection.firstSeen = try time(ofSample: firstSample)
-            if let last = connection.lastSeen { connection.lastSeen = try time(ofSample: Int64(last)) }
-            connection.states = [(connection.firstSeen, row.states[0].state)]
+            if let last = row.lastSample { connection.lastSeen = try time(ofSample: last) }
+            connection.states = [(connection.firstSeen, row.connection.states[0].state)]
             var openOwners: [Int64: Int] = [:]  // packed owner -> index in owners
-            if let (process, fd) = firstOwner {
+            if let (process, fd) = row.firstOwner {
                 connection.owners.append(try owner(process, fd, from: connection.firstSeen))
-                openOwners[process << 24 | Int64(fd)] = 0
+                openOwners[OwnerCode.pack(process: process, fd: fd)] = 0
             }
-            for entry in ChangeLog.decodeConnection(log, firstSample: firstSample) where entry.sample <= eventsThrough {
+            for entry in ChangeLog.decodeConnection(row.log, firstSample: firstSample) where eventsThrough.includes(entry.sample, firstSample: firstSample) {
                 let at = try time(ofSample: entry.sample)
                 let value = entry.value ?? 0
                 switch entry.kind {
@@ -274,19 +331,29 @@ public final class HistoryReader {
                     connection.states.append((at, SocketState(rawValue: UInt8(truncatingIfNeeded: value)) ?? .close))
                 case .ownerAdded:
                     openOwners[value] = connection.owners.count
-                    connection.owners.append(try owner(value >> 24, Int32(value & 0xff_ffff), from: at))
+                    let (process, fd) = OwnerCode.unpack(value)
+                    connection.owners.append(try owner(process, fd, from: at))
                 case .ownerRemoved:
                     if let index = openOwners.removeValue(forKey: value) { connection.owners[index].to = at }
                 case .backlogBegan:
-                    connection.backlog.append(BacklogEpisode(start: at, end: nil, peakRecvQ: UInt32(value >> 32), peakSendQ: UInt32(value & 0xffff_ffff)))
+                    let queues = QueueCode.unpack(value)
+                    connection.backlog.append(BacklogEpisode(start: at, end: nil, peakRecvQ: queues.recv, peakSendQ: queues.send))
                 case .backlogEnded:
                     if let index = connection.backlog.lastIndex(where: { $0.end == nil }) {
+                        let peaks = QueueCode.unpack(value)
                         connection.backlog[index].end = at
-                        connection.backlog[index].peakRecvQ = UInt32(value >> 32)
-                        connection.backlog[index].peakSendQ = UInt32(value & 0xffff_ffff)
+                        connection.backlog[index].peakRecvQ = peaks.recv
+                        connection.backlog[index].peakSendQ = peaks.send
                     }
                 default:
                     break
+                }
+            }
+            // One rule on both sides of a connection: an owner still holding it when it
+            // closed held it until its last sample.
+            if let last = connection.lastSeen, eventsThrough.includes(row.lastSample ?? Int64.max, firstSample: firstSample) {
+                for index in connection.owners.indices where connection.owners[index].to == nil {
+                    connection.owners[index].to = last
                 }
             }
             result.append(connection)
@@ -304,18 +371,23 @@ public final class HistoryReader {
         let statement = try database.prepare("SELECT pid, start_time, name FROM processes WHERE id = ?")
         defer { statement.reset() }
         try statement.bind([.integer(id)])
-        let info: (Int32, UInt64, String) = try statement.step()
-            ? (Int32(truncatingIfNeeded: statement.int64(0)), UInt64(statement.int64(1)), statement.text(2)) : (0, 0, "?")
+        guard try statement.step() else {
+            throw StoreError.inconsistent("process \(id) is referenced by a connection but not recorded")
+        }
+        let info: (Int32, UInt64, String) = (Int32(truncatingIfNeeded: statement.int64(0)), UInt64(bitPattern: statement.int64(1)), statement.text(2))
         processCache[id] = info
         return info
     }
 
     private func time(ofSample id: Int64) throws -> Double {
         if let cached = sampleTimes[id] { return cached }
-        let statement = try database.prepare("SELECT taken_at FROM samples WHERE id = ?")
+        let statement = try database.prepare("SELECT taken_at_ms FROM sample_times WHERE id = ?")
         defer { statement.reset() }
         try statement.bind([.integer(id)])
-        let value = try statement.step() ? statement.double(0) : 0
+        guard try statement.step() else {
+            throw StoreError.inconsistent("sample \(id) is referenced but its time is not recorded")
+        }
+        let value = Clock.seconds(milliseconds: statement.int64(0))
         if sampleTimes.count > 100_000 { sampleTimes.removeAll(keepingCapacity: true) }
         sampleTimes[id] = value
         return value
@@ -324,10 +396,10 @@ public final class HistoryReader {
     /// State counts over [from, to] in buckets of `step` seconds: each bucket's mean
     /// count per (proto, state), from the finest tier that covers the window.
     public func stateSeries(from: Double, to: Double, step: Double) throws -> (tier: String, buckets: [(start: Double, counts: [Int: Double])]) {
-        let oldestRaw = try database.scalar("SELECT CAST(min(taken_at) AS INTEGER) FROM samples").map(Double.init) ?? .infinity
+        let oldestRaw = try database.scalar("SELECT min(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) } ?? .infinity
         let tier: (name: String, sql: String)
         if from >= oldestRaw || step < 60 {
-            tier = ("raw", "SELECT taken_at, 1, counts FROM samples WHERE taken_at >= ? AND taken_at <= ? ORDER BY taken_at")
+            tier = ("raw", "SELECT taken_at_ms / 1000.0, 1, counts FROM samples WHERE taken_at_ms >= ? * 1000 AND taken_at_ms <= ? * 1000 ORDER BY taken_at_ms")
         } else if step < 3600 {
             tier = ("1m", "SELECT bucket, samples, sums FROM state_counts_1m WHERE bucket >= ? AND bucket <= ? ORDER BY bucket")
         } else {
@@ -357,56 +429,75 @@ public final class HistoryReader {
         var merged: [(key: EventCursor, kind: EventKind, value: Int64?)] = []
         let opened = try database.prepare("SELECT id, first_sample FROM connections WHERE id > ? ORDER BY id LIMIT ?")
         try opened.bind([.integer(cursor.openedThrough), .integer(Int64(limit))])
-        while try opened.step() {
-            merged.append((EventCursor(sample: opened.int64(1), connection: opened.int64(0), kind: 0, openedThrough: opened.int64(0)), .opened, nil))
+        do {
+            defer { opened.reset() }
+            while try opened.step() {
+                merged.append((EventCursor(sample: opened.int64(1), connection: opened.int64(0), kind: 0, openedThrough: opened.int64(0)), .opened, nil))
+            }
         }
-        opened.reset()
         // Sample rows in order until `limit` events past the cursor are in hand.
         let rows = try database.prepare("SELECT sample_id, data FROM changes WHERE sample_id >= ? ORDER BY sample_id")
         try rows.bind([.integer(cursor.sample)])
-        var stored = 0
-        while stored < limit, try rows.step() {
-            let sample = rows.int64(0)
-            for entry in ChangeLog.decodeFeed(rows.blob(1)) {
-                let key = EventCursor(sample: sample, connection: entry.connection, kind: entry.kind.rawValue, openedThrough: 0)
-                guard cursor < key else { continue }
-                merged.append((key, entry.kind, entry.value))
-                stored += 1
+        do {
+            defer { rows.reset() }
+            var stored = 0
+            while stored < limit, try rows.step() {
+                let sample = rows.int64(0)
+                for entry in ChangeLog.decodeFeed(rows.blob(1)) {
+                    let key = EventCursor(sample: sample, connection: entry.connection, kind: entry.kind.rawValue, openedThrough: 0)
+                    guard cursor < key else { continue }
+                    merged.append((key, entry.kind, entry.value))
+                    stored += 1
+                }
             }
         }
-        rows.reset()
         merged.sort { $0.key < $1.key }
         var result: [HistoryEvent] = []
         var position = cursor
-        var connections: [Int64: HistoricConnection] = [:]
+        var connections: [Int64: (connection: HistoricConnection, firstSample: Int64)] = [:]
         for entry in merged.prefix(limit) {
             position.sample = entry.key.sample
             position.connection = entry.key.connection
             position.kind = entry.key.kind
             if entry.kind == .opened { position.openedThrough = max(position.openedThrough, entry.key.connection) }
             if connections[entry.key.connection] == nil {
-                connections[entry.key.connection] = try connection(id: entry.key.connection)
+                connections[entry.key.connection] = try openingConnection(id: entry.key.connection)
             }
-            guard let connection = connections[entry.key.connection] else { continue }
+            guard let (connection, firstSample) = connections[entry.key.connection] else { continue }
+            // The owners it opened with travel in `opened`; the additions logged in its
+            // first sample are those same owners, not changes.
+            if entry.kind == .ownerAdded && entry.key.sample == firstSample { continue }
             let at = try time(ofSample: entry.key.sample)
             var event = HistoryEvent(cursor: position, at: at, kind: entry.kind, connection: connection)
             let value = entry.value ?? 0
             switch entry.kind {
-            case .opened: event.state = connection.states.first?.state
+            case .opened:
+                event.state = connection.states.first?.state
+                event.owners = connection.owners
             case .stateChanged: event.state = SocketState(rawValue: UInt8(truncatingIfNeeded: value))
-            case .ownerAdded, .ownerRemoved: event.owner = try owner(value >> 24, Int32(value & 0xff_ffff), from: at)
-            case .backlogBegan, .backlogEnded: event.queues = (UInt32(value >> 32), UInt32(value & 0xffff_ffff))
-            case .closed: break
+            case .ownerAdded, .ownerRemoved:
+                let (process, fd) = OwnerCode.unpack(value)
+                event.owner = try owner(process, fd, from: at)
+            case .backlogBegan, .backlogEnded: event.queues = QueueCode.unpack(value)
+            case .closed: event.closedDuringGap = entry.value == ChangeLog.closedDuringGap
             }
             result.append(event)
+        }
+        // A page whose every event was part of an opening already served: go on from
+        // past it, so an empty page always means the end of the feed.
+        if result.isEmpty && position != cursor {
+            return try events(after: position, limit: limit)
         }
         return result
     }
 
-    private func connection(id: Int64) throws -> HistoricConnection? {
+    /// A connection as it opened (owners of its first sample), and that sample's id.
+    private func openingConnection(id: Int64) throws -> (HistoricConnection, Int64)? {
         let statement = try database.prepare("SELECT \(Self.connectionColumns) FROM connections WHERE id = ?")
         try statement.bind([.integer(id)])
-        return try loadConnections(statement, eventsThrough: 0).first
+        guard let connection = try loadConnections(statement, eventsThrough: .opening).first else { return nil }
+        let first = try database.scalar("SELECT first_sample FROM connections WHERE id = ?", [.integer(id)]) ?? 0
+        return (connection, first)
     }
 
     /// Counter names recorded, for validation and suggestions.
@@ -425,7 +516,7 @@ public final class HistoryReader {
         for name in names {
             if let id = try database.scalar("SELECT id FROM counter_names WHERE name = ?", [.text(name)]) { ids[id] = name }
         }
-        guard !ids.isEmpty, let first = try database.scalar("SELECT id FROM samples WHERE taken_at >= ? ORDER BY taken_at LIMIT 1", [.real(from)]),
+        guard !ids.isEmpty, let first = try sampleID(atOrAfter: from),
               let last = try sample(atOrBefore: to)?.id, first <= last else { return [:] }
         // The keyframe at or before the window's first sample; the sample before the
         // window gives the baseline for the first bucket's rate.
@@ -433,7 +524,7 @@ public final class HistoryReader {
             SELECT max(sample_id) FROM counter_samples WHERE sample_id < ? AND substr(data, 1, 1) = x'01'
             """, [.integer(first)]) ?? first
         let statement = try database.prepare("""
-            SELECT c.sample_id, s.taken_at, c.data FROM counter_samples c JOIN samples s ON s.id = c.sample_id
+            SELECT c.sample_id, s.taken_at_ms / 1000.0, c.data FROM counter_samples c JOIN samples s ON s.id = c.sample_id
             WHERE c.sample_id >= ? AND c.sample_id <= ? ORDER BY c.sample_id
             """)
         defer { statement.reset() }
@@ -477,7 +568,7 @@ public final class HistoryReader {
         // max - min of rowids, not count(*): a count scans the whole table.
         ((try database.scalar("SELECT max(id) - min(id) + 1 FROM samples")) ?? 0,
          try database.scalar("SELECT max(id) - min(id) + 1 FROM connections") ?? 0,
-         try database.scalar("SELECT CAST(min(taken_at) AS INTEGER) FROM samples").map(Double.init),
-         try database.scalar("SELECT CAST(max(taken_at) AS INTEGER) FROM samples").map(Double.init))
+         try database.scalar("SELECT min(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) },
+         try database.scalar("SELECT max(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) })
     }
 }

@@ -22,7 +22,7 @@ public final class Recorder {
     private struct OwnerKey: Hashable {
         var process: Int64
         var fd: Int32
-        var packed: Int64 { process << 24 | Int64(fd & 0xff_ffff) }
+        var packed: Int64 { OwnerCode.pack(process: process, fd: fd) }
     }
 
     private struct ProcessKey: Hashable {
@@ -31,7 +31,11 @@ public final class Recorder {
     }
 
     private let database: Database
+    private let lock: WriterLock
     private let runID: Int64
+    /// True until the first sample of this run is written: what it finds gone closed
+    /// while netstatd was not sampling.
+    private var firstOfRun = true
     private var open: [ConnectionKey: OpenConnection] = [:]
     private var processIDs: [ProcessKey: Int64] = [:]
     /// Connections left open by the previous run: closed by the first sample of this one.
@@ -51,23 +55,88 @@ public final class Recorder {
     private var samplesSincePresent = Int.max
     private var logs: [Int64: (firstSample: Int64, bytes: [UInt8])] = [:]
 
-    /// Opens (or creates) the history at `path` and starts a new run. Intervals the
-    /// previous run left open are closed at its last sample.
-    public init(path: String, version: String, retention: Retention = Retention()) throws {
-        database = try StoreFile.openForWriting(path)
+    /// Opens (or creates) the history at `path` and starts a new run. Takes the
+    /// file's writer lock first (`StoreError.locked` names the holder).
+    ///
+    /// Continuity: in the same boot (`bootID` equal to the last run's), connections
+    /// the previous run left open are picked up again: those still there in the first
+    /// sample keep their rows, the rest are closed at the previous run's last sample
+    /// and marked as closed during the gap. After a reboot (or without a boot id)
+    /// every one is closed at the last sample before it.
+    public init(path: String, version: String, retention: Retention = Retention(), bootID: String? = BootID.current()) throws {
+        lock = try WriterLock(path: path)
+        do {
+            database = try StoreFile.openForWriting(path)
+        } catch {
+            lock.release()
+            throw error
+        }
         self.retention = retention
         let lastSample = try database.scalar("SELECT max(id) FROM samples")
-        var orphans: [Int64] = []
-        let statement = try database.prepare("SELECT id FROM connections WHERE last_sample IS NULL")
-        while try statement.step() { orphans.append(statement.int64(0)) }
-        self.orphans = orphans
-        if let lastSample, !orphans.isEmpty {
-            try database.prepare("UPDATE connections SET last_sample = ? WHERE last_sample IS NULL").run([.integer(lastSample)])
+        let lastBoot = try database.texts("SELECT coalesce(boot_id, '') FROM runs ORDER BY id DESC LIMIT 1").first
+        if let bootID, lastBoot == bootID {
+            open = try Self.resume(database, seenIn: lastSample ?? 0)
+            orphans = []
+        } else {
+            var orphans: [Int64] = []
+            let statement = try database.prepare("SELECT id FROM connections WHERE last_sample IS NULL")
+            while try statement.step() { orphans.append(statement.int64(0)) }
+            statement.reset()
+            self.orphans = orphans
+            if let lastSample, !orphans.isEmpty {
+                try database.prepare("UPDATE connections SET last_sample = ?, closed_in_gap = 1 WHERE last_sample IS NULL").run([.integer(lastSample)])
+            }
         }
-        try database.prepare("INSERT INTO runs(started_at, version) VALUES(?, ?)").run([.real(Clock.wallSeconds()), .text(version)])
+        try database.prepare("INSERT INTO runs(started_at, version, boot_id) VALUES(?, ?, ?)")
+            .run([.real(Clock.wallSeconds()), .text(version), bootID.map { .text($0) } ?? .null])
         runID = database.lastInsertRowID
         previousSample = lastSample
         connectionsThrough = try database.scalar("SELECT max(id) FROM connections") ?? 0
+    }
+
+    deinit {
+        // The lock outlives the connection: see WriterLock.
+        database.close()
+        lock.release()
+    }
+
+    /// The connections a previous run left open, as they stood at its last sample:
+    /// state, owners and backlog episode replayed from each row's log.
+    private static func resume(_ database: Database, seenIn: Int64) throws -> [ConnectionKey: OpenConnection] {
+        var open: [ConnectionKey: OpenConnection] = [:]
+        let statement = try database.prepare("""
+            SELECT id, kind, local_addr, local_port, remote_addr, remote_port, cookie, first_sample, state, process_id, fd, log
+            FROM connections WHERE last_sample IS NULL
+            """)
+        defer { statement.reset() }
+        while try statement.step() {
+            let row = try RowReader(statement)
+            let (proto, _) = ConnectionKind.decode(try row.int64("kind"))
+            let first = try row.int64("first_sample")
+            var state = SocketState(rawValue: UInt8(truncatingIfNeeded: try row.int64("state"))) ?? .close
+            var owners = Set<OwnerKey>()
+            if let process = try row.optionalInt64("process_id"), let fd = try row.optionalInt64("fd") {
+                owners.insert(OwnerKey(process: process, fd: Int32(truncatingIfNeeded: fd)))
+            }
+            var backlog: (recv: UInt32, send: UInt32)?
+            for entry in ChangeLog.decodeConnection(try row.blob("log"), firstSample: first) {
+                let value = entry.value ?? 0
+                switch entry.kind {
+                case .stateChanged: state = SocketState(rawValue: UInt8(truncatingIfNeeded: value)) ?? state
+                case .ownerAdded: let (p, fd) = OwnerCode.unpack(value); owners.insert(OwnerKey(process: p, fd: fd))
+                case .ownerRemoved: let (p, fd) = OwnerCode.unpack(value); owners.remove(OwnerKey(process: p, fd: fd))
+                case .backlogBegan: backlog = QueueCode.unpack(value)
+                case .backlogEnded: backlog = nil
+                case .opened, .closed: break
+                }
+            }
+            let key = ConnectionKey(
+                cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) }, proto: proto,
+                local: Endpoint(address: AddressBytes.decode(try row.blob("local_addr")), port: UInt16(truncatingIfNeeded: try row.int64("local_port"))),
+                remote: Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port"))))
+            open[key] = OpenConnection(id: try row.int64("id"), firstSample: first, state: state, owners: owners, backlog: backlog, seenIn: seenIn)
+        }
+        return open
     }
 
     /// The database connection, for status figures (size, rows) read by the writer's thread.
@@ -76,7 +145,10 @@ public final class Recorder {
     /// Records one snapshot in one transaction. On failure (disk full) nothing of the
     /// sample is written and the in-memory state is unchanged, so the next call
     /// records the difference against the last sample that was written.
-    public func record(_ snapshot: Snapshot, counters: [String: Double] = [:]) throws {
+    ///
+    /// `missedSlots` counts the sampling slots skipped before this sample because the
+    /// previous one overran the interval (kept with the sample, shown as a gap).
+    public func record(_ snapshot: Snapshot, counters: [String: Double] = [:], missedSlots: Int = 0) throws {
         var working = open
         var workingProcesses = processIDs
         var workingCounterIDs = counterIDs
@@ -88,9 +160,9 @@ public final class Recorder {
         feed.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
         let written = try database.transaction { () -> Int64 in
-            let sampleID = try insertSample(snapshot, counts: stateCounts)
+            let sampleID = try insertSample(snapshot, counts: stateCounts, missedSlots: missedSlots)
             for orphan in orphans {
-                event(sampleID, orphan, firstSample: nil, .closed, nil)
+                event(sampleID, orphan, firstSample: nil, .closed, ChangeLog.closedDuringGap)
             }
             var seen = 0
             for socket in snapshot.sockets {
@@ -125,11 +197,12 @@ public final class Recorder {
             var gone: [ConnectionKey] = []
             for (key, connection) in working where connection.seenIn != sampleID {
                 if let peak = connection.backlog {
-                    event(sampleID, connection.id, firstSample: connection.firstSample, .backlogEnded, Int64(peak.recv) << 32 | Int64(peak.send))
+                    event(sampleID, connection.id, firstSample: connection.firstSample, .backlogEnded, QueueCode.pack(recv: peak.recv, send: peak.send))
                 }
-                event(sampleID, connection.id, firstSample: nil, .closed, nil)
-                try database.prepare("UPDATE connections SET last_sample = ? WHERE id = ?")
-                    .run([.integer(previousSample ?? sampleID), .integer(connection.id)])
+                // In the first sample of a run, "gone" means it closed while no one was looking.
+                event(sampleID, connection.id, firstSample: nil, .closed, firstOfRun ? ChangeLog.closedDuringGap : nil)
+                try database.prepare("UPDATE connections SET last_sample = ?, closed_in_gap = ? WHERE id = ?")
+                    .run([.integer(previousSample ?? sampleID), .integer(firstOfRun ? 1 : 0), .integer(connection.id)])
                 gone.append(key)
             }
             for key in gone { working.removeValue(forKey: key) }
@@ -158,6 +231,7 @@ public final class Recorder {
         }
         processIDs = workingProcesses
         orphans = []
+        firstOfRun = false
         samplesSinceRetention += 1
         if samplesSinceRetention >= retention.everySamples {
             samplesSinceRetention = 0
@@ -165,12 +239,15 @@ public final class Recorder {
         }
     }
 
-    private func insertSample(_ snapshot: Snapshot, counts: [Int: Int]) throws -> Int64 {
-        try database.prepare("INSERT INTO samples(taken_at, run_id, duration_ms, sockets, problems, counts) VALUES(?, ?, ?, ?, ?, ?)")
-            .run([.real(snapshot.takenAt), .integer(runID), .real(snapshot.duration * 1000),
+    private func insertSample(_ snapshot: Snapshot, counts: [Int: Int], missedSlots: Int) throws -> Int64 {
+        let takenAt = Clock.milliseconds(snapshot.takenAt)
+        try database.prepare("INSERT INTO samples(taken_at_ms, run_id, duration_ms, sockets, problems, counts, missed_slots) VALUES(?, ?, ?, ?, ?, ?, ?)")
+            .run([.integer(takenAt), .integer(runID), .real(snapshot.duration * 1000),
                   .integer(Int64(snapshot.sockets.count)), .integer(snapshot.problems.isEmpty ? 0 : 1),
-                  .blob(StateCountsBlob.encode(counts: counts))])
-        return database.lastInsertRowID
+                  .blob(StateCountsBlob.encode(counts: counts)), .integer(Int64(missedSlots))])
+        let id = database.lastInsertRowID
+        try database.prepare("INSERT INTO sample_times(id, taken_at_ms) VALUES(?, ?)").run([.integer(id), .integer(takenAt)])
+        return id
     }
 
     private func insertConnection(_ socket: Socket, sampleID: Int64, owner: OwnerKey?) throws -> Int64 {
@@ -268,12 +345,12 @@ public final class Recorder {
         let send = socket.state == .listen ? 0 : socket.sendQ
         if recv == 0 && send == 0 {
             if let episode {
-                event(sample, id, firstSample: firstSample, .backlogEnded, Int64(episode.recv) << 32 | Int64(episode.send))
+                event(sample, id, firstSample: firstSample, .backlogEnded, QueueCode.pack(recv: episode.recv, send: episode.send))
             }
             return nil
         }
         guard let episode else {
-            event(sample, id, firstSample: firstSample, .backlogBegan, Int64(recv) << 32 | Int64(send))
+            event(sample, id, firstSample: firstSample, .backlogBegan, QueueCode.pack(recv: recv, send: send))
             return (recv, send)
         }
         return (max(episode.recv, recv), max(episode.send, send))
@@ -300,8 +377,8 @@ public final class Recorder {
     /// Deletes raw rows older than the retention, a bounded batch per call so a long
     /// backlog of old rows never stalls a sample.
     public func prune(now: Double) throws {
-        let cutoff = now - retention.rawSeconds
-        guard let oldestKept = try database.scalar("SELECT min(id) FROM samples WHERE taken_at >= ?", [.real(cutoff)]),
+        let cutoff = Clock.milliseconds(now - retention.rawSeconds)
+        guard let oldestKept = try database.scalar("SELECT min(id) FROM samples WHERE taken_at_ms >= ?", [.integer(cutoff)]),
               let oldest = try database.scalar("SELECT min(id) FROM samples"), oldest < oldestKept else { return }
         // Ids grow with time: only connections opened by the oldest sample kept can have
         // ended before it, so the scan stops there instead of reading the whole table.
@@ -319,10 +396,43 @@ public final class Recorder {
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
             try database.prepare("DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE id < ? LIMIT ?)")
                 .run([.integer(oldestKept), .integer(Int64(retention.batch))])
+            try pruneSampleTimes(before: oldestKept, connectionsThrough: through)
             let seriesCutoff = now - retention.seriesSeconds
             try database.prepare("DELETE FROM state_counts_1m WHERE bucket < ?").run([.real(now - min(retention.seriesSeconds, 7 * 86400))])
             try database.prepare("DELETE FROM state_counts_1h WHERE bucket < ?").run([.real(seriesCutoff)])
         }
+    }
+}
+
+extension Recorder {
+    /// Deletes the times of pruned samples that no connection still points at. The
+    /// connections opened by the oldest sample kept that survive the prune are the
+    /// long-lived ones; their first sample and logged changes keep their times.
+    private func pruneSampleTimes(before oldestKept: Int64, connectionsThrough through: Int64) throws {
+        var referenced = Set<Int64>()
+        let rows = try database.prepare("SELECT first_sample, log FROM connections WHERE id <= ?")
+        try rows.bind([.integer(through)])
+        do {
+            defer { rows.reset() }
+            while try rows.step() {
+                let row = try RowReader(rows)
+                let first = try row.int64("first_sample")
+                referenced.insert(first)
+                for entry in ChangeLog.decodeConnection(try row.blob("log"), firstSample: first) { referenced.insert(entry.sample) }
+            }
+        }
+        var unreferenced: [Int64] = []
+        let times = try database.prepare("SELECT id FROM sample_times WHERE id < ? ORDER BY id")
+        try times.bind([.integer(oldestKept)])
+        do {
+            defer { times.reset() }
+            while unreferenced.count < retention.batch, try times.step() {
+                let id = times.int64(0)
+                if !referenced.contains(id) { unreferenced.append(id) }
+            }
+        }
+        let delete = try database.prepare("DELETE FROM sample_times WHERE id = ?")
+        for id in unreferenced { try delete.run([.integer(id)]) }
     }
 }
 
@@ -351,16 +461,20 @@ struct ConnectionKey: Hashable {
     var remote: Endpoint
 
     init(_ socket: Socket) {
-        if let cookie = socket.cookie {
+        self.init(cookie: socket.cookie, proto: socket.proto, local: socket.local, remote: socket.remote)
+    }
+
+    init(cookie: UInt64?, proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+        if let cookie {
             self.cookie = cookie
-            proto = 0
-            local = Endpoint(address: .any(.ipv4), port: 0)
-            remote = local
+            self.proto = 0
+            self.local = Endpoint(address: .any(.ipv4), port: 0)
+            self.remote = self.local
         } else {
-            cookie = 0
-            proto = socket.proto == .tcp ? 1 : 2
-            local = socket.local
-            remote = socket.remote
+            self.cookie = 0
+            self.proto = proto == .tcp ? 1 : 2
+            self.local = local
+            self.remote = remote
         }
     }
 }

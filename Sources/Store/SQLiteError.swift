@@ -15,6 +15,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// True when the disk (or the file's size limit) is full.
     public var isDiskFull: Bool { primaryCode == SQLITE_FULL || primaryCode == SQLITE_IOERR }
 
+    /// True when SQLite found the file damaged (or not a database at all).
+    public var isCorruption: Bool { primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB }
+
     public var description: String {
         "SQLite error \(code): \(message)" + (sql.map { " (in: \($0.prefix(120)))" } ?? "")
     }

@@ -7,6 +7,9 @@
 ///   one row read) and in `changes`, one row per sample holding that sample's events
 ///   in the order the event feed serves them (closes included). A row per event plus
 ///   two indexes cost about 90 bytes per short connection; packed, about 10.
+/// - `sample_times`: every sample's time in milliseconds, kept after the sample is
+///   pruned while a connection that lives on still points at it (its first_seen,
+///   its state changes), so pruning never turns a long-lived listener's times into 1970.
 /// - `samples`: one row per sample with its state counts packed in a blob, and the
 ///   highest connection id opened by then (`connections_through`: ids grow with time,
 ///   so "opened between two samples" is an id range).
@@ -94,6 +97,38 @@ enum Schema {
                 sample_id INTEGER PRIMARY KEY,
                 data BLOB NOT NULL
             );
+            """),
+        // Times become whole milliseconds (what the API serves, so `at=` with a served
+        // time finds that sample); sample times move to their own small table that
+        // pruning keeps while a connection still points at them; a run records the
+        // boot it ran in (continuity across restarts); a connection records whether it
+        // closed while netstatd was not sampling; a sample records the slots skipped
+        // before it because the previous sample overran its interval.
+        ("003_milliseconds_and_continuity", """
+            CREATE TABLE samples_ms(
+                id INTEGER PRIMARY KEY,
+                taken_at_ms INTEGER NOT NULL,
+                run_id INTEGER NOT NULL,
+                duration_ms REAL NOT NULL,
+                sockets INTEGER NOT NULL,
+                problems INTEGER NOT NULL,
+                counts BLOB NOT NULL,
+                connections_through INTEGER NOT NULL DEFAULT 0,
+                missed_slots INTEGER NOT NULL DEFAULT 0
+            );
+            INSERT INTO samples_ms(id, taken_at_ms, run_id, duration_ms, sockets, problems, counts, connections_through)
+                SELECT id, CAST(round(taken_at * 1000) AS INTEGER), run_id, duration_ms, sockets, problems, counts, connections_through
+                FROM samples;
+            DROP TABLE samples;
+            ALTER TABLE samples_ms RENAME TO samples;
+            CREATE INDEX samples_taken_at ON samples(taken_at_ms);
+            CREATE TABLE sample_times(
+                id INTEGER PRIMARY KEY,
+                taken_at_ms INTEGER NOT NULL
+            );
+            INSERT INTO sample_times(id, taken_at_ms) SELECT id, taken_at_ms FROM samples;
+            ALTER TABLE runs ADD COLUMN boot_id TEXT;
+            ALTER TABLE connections ADD COLUMN closed_in_gap INTEGER NOT NULL DEFAULT 0;
             """),
     ]
 }

@@ -18,6 +18,15 @@ public final class Statement {
 
     deinit { sqlite3_finalize(pointer) }
 
+    /// Column positions by name, read once from the prepared statement.
+    lazy var columns: [String: Int32] = {
+        var columns: [String: Int32] = [:]
+        for index in 0..<sqlite3_column_count(pointer) {
+            if let name = sqlite3_column_name(pointer, index) { columns[String(cString: name)] = index }
+        }
+        return columns
+    }()
+
     /// Resets for another run and clears bindings.
     public func reset() {
         sqlite3_reset(pointer)
@@ -73,5 +82,34 @@ public final class Statement {
         let count = Int(sqlite3_column_bytes(pointer, column))
         guard count > 0, let bytes = sqlite3_column_blob(pointer, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+}
+
+/// The current row of a statement, read by column name: a query whose columns move
+/// cannot silently read the wrong one, and a missing column is an error naming it.
+struct RowReader {
+    private let statement: Statement
+
+    init(_ statement: Statement) throws {
+        self.statement = statement
+    }
+
+    private func index(_ name: String) throws -> Int32 {
+        guard let index = statement.columns[name] else {
+            throw StoreError.inconsistent("column \(name) is not in the result of \(statement.sql.prefix(80))")
+        }
+        return index
+    }
+
+    func int64(_ name: String) throws -> Int64 { statement.int64(try index(name)) }
+    func optionalInt64(_ name: String) throws -> Int64? {
+        let column = try index(name)
+        return statement.isNull(column) ? nil : statement.int64(column)
+    }
+    func double(_ name: String) throws -> Double { statement.double(try index(name)) }
+    func text(_ name: String) throws -> String { statement.text(try index(name)) }
+    func blob(_ name: String) throws -> [UInt8] {
+        let column = try index(name)
+        return statement.isNull(column) ? [] : statement.blob(column)
     }
 }

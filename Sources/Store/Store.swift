@@ -4,10 +4,25 @@ import Glibc
 /// Opens the history file: checks it is netstatd's (or new), applies migrations, and
 /// sets WAL. A corrupt or foreign file is refused with a clear error and left untouched.
 public enum StoreFile {
+    /// How long the start-up integrity check may run before it is cut short (a very
+    /// large file is then opened unchecked, and the check's absence is logged).
+    public static let checkSeconds = 10.0
+
     /// Opens `path` for writing (the Recorder's connection), creating it if needed.
+    /// Nothing is written to a file that exists until it has been read and found to
+    /// be netstatd's and intact: the header, then `PRAGMA quick_check`, read-only.
     public static func openForWriting(_ path: String) throws -> Database {
         try refuseForeign(path)
-        let database = try Database(path: path)
+        var info = stat()
+        if stat(path, &info) == 0, info.st_size > 0 {
+            try check(path)
+        }
+        let database: Database
+        do {
+            database = try Database(path: path)
+        } catch let error as SQLiteError {
+            throw StoreError.cannotOpen(path: path, reason: error.message, errno: errno)
+        }
         do {
             // Stamped before WAL is on, so it lands in the main file's header at once:
             // after a kill -9 the header is what refuseForeign reads, and a WAL that was
@@ -18,10 +33,32 @@ public enum StoreFile {
             try database.execute("PRAGMA synchronous=NORMAL")
             try database.execute("PRAGMA foreign_keys=OFF")
             try migrate(database)
-        } catch let error as SQLiteError where error.primaryCode == SQLITE_NOTADB || error.primaryCode == SQLITE_CORRUPT {
+        } catch let error as SQLiteError where error.isCorruption {
             throw StoreError.notNetstatd(path: path, reason: "it is not an SQLite database or it is corrupt (\(error.message))")
         }
         return database
+    }
+
+    /// Reads the whole file read-only with `PRAGMA quick_check` (at most
+    /// `checkSeconds`); throws `StoreError.corrupt` with SQLite's first findings.
+    static func check(_ path: String) throws {
+        let reader: Database
+        do {
+            reader = try Database(path: path, mode: .readOnly)
+        } catch let error as SQLiteError {
+            throw StoreError.notNetstatd(path: path, reason: "it cannot be opened (\(error.message))")
+        }
+        do {
+            let findings = try reader.withDeadline(seconds: checkSeconds) { try reader.texts("PRAGMA quick_check(5)") }
+            if findings != ["ok"] {
+                throw StoreError.corrupt(path: path, findings: findings)
+            }
+        } catch let error as SQLiteError where error.isCorruption {
+            throw StoreError.corrupt(path: path, findings: [error.message])
+        } catch let error as SQLiteError where error.primaryCode == 9 /* SQLITE_INTERRUPT */ {
+            // Too large to check in time: opened unchecked; later reads still report damage.
+            return
+        }
     }
 
     /// Opens `path` read-only, for an HTTP reader.
@@ -77,9 +114,27 @@ public enum StoreFile {
 public enum StoreError: Error, CustomStringConvertible, Sendable {
     /// The file exists and is not netstatd's history.
     case notNetstatd(path: String, reason: String)
+    /// The file is netstatd's but damaged.
+    case corrupt(path: String, findings: [String])
+    /// Another process records into the file.
+    case locked(path: String, holder: Int32?)
+    /// The file (or its directory) cannot be opened or created.
+    case cannotOpen(path: String, reason: String, errno: Int32)
+    /// A row points at something that is not there (a damaged or hand-edited file).
+    case inconsistent(String)
 
     public var description: String {
         switch self {
+        case let .corrupt(path, findings):
+            return "\(path) is damaged (SQLite's check found: \(findings.prefix(3).joined(separator: "; "))). It was left untouched; move it away and start again, or recover what it holds with `sqlite3 \(path) .recover | sqlite3 recovered.db`, or run with --no-history."
+        case let .locked(path, holder):
+            let who = holder.map { "another netstatd (pid \($0))" } ?? "another process"
+            return "\(who) is recording history into \(path); one file has one writer. Pass --db with another path, or --no-history to serve live data only."
+        case let .cannotOpen(path, reason, code):
+            let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            return "cannot open \(path) for writing: \(reason) (errno \(code)). Check that the directory \(directory.isEmpty ? "/" : directory) exists and is writable by this user, pass --db with another path, or --no-history to keep no history."
+        case let .inconsistent(what):
+            return "the history file is inconsistent: \(what)"
         case let .notNetstatd(path, reason):
             return "\(path) is not a netstatd history file: \(reason). It was left untouched; pass --db with another path (or move the file away)."
         }

@@ -1,6 +1,7 @@
 import API
 import Glibc
 import HTTP
+import Rendering
 import Sampling
 import Store
 
@@ -250,10 +251,10 @@ extension String {
 
 /// Parses `7d`, `12h`, `30m`, `90s` or seconds.
 func parseDuration(_ text: String, option: String) throws -> Double {
-    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
-    if let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()), amount > 0 { return amount * scale }
-    if let seconds = Double(text), seconds > 0 { return seconds }
-    throw UsageError("--\(option) \(text): expected a duration such as 7d, 12h, 30m")
+    guard let seconds = DurationText.seconds(text), seconds >= 1 else {
+        throw UsageError("--\(option) \(text): expected \(DurationText.help) (a bare number has no unit: write 7d for a week, 7s for seven seconds)")
+    }
+    return seconds
 }
 
 /// Writes samples to history on the sampler thread. A failed write (disk full, file

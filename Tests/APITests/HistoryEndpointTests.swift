@@ -139,8 +139,11 @@ struct HistoryEndpointTests {
         contract.record(all, path: "/api/v1/events")
         #expect(all.contentType == "application/x-ndjson")
         let lines = all.text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(lines.count >= 10)
+        #expect(lines.count >= 9)
         #expect(lines.first?["kind"] as? String == "opened")
+        // Every opening names its owners: the listener's first pid appears in the feed.
+        let listenerOpened = lines.first { $0["kind"] as? String == "opened" && ($0["connection"] as? [String: Any])?["cookie"] as? Int == 2 }
+        #expect((listenerOpened?["owners"] as? [[String: Any]])?.compactMap { $0["pid"] as? Int } == [10])
         var cursor = "start"
         var collected: [String] = []
         for _ in 0..<100 {

@@ -69,8 +69,14 @@ struct RecorderTests {
         let all = try reader.events(after: .start, limit: 1000)
         let kinds = all.map(\.kind.name)
         #expect(kinds.filter { $0 == "opened" }.count == 3)
-        #expect(kinds.contains("state_changed") && kinds.contains("closed") && kinds.contains("owner_added"))
+        #expect(kinds.contains("state_changed") && kinds.contains("closed"))
         #expect(kinds.contains("backlog_began") && kinds.contains("backlog_ended") && kinds.contains("owner_removed"))
+        // The owners a connection opened with travel in `opened`, not as additions.
+        #expect(!kinds.contains("owner_added"))
+        let openedC = try #require(all.first { $0.kind == .opened && $0.connection.cookie == 3 })
+        #expect(Set(openedC.owners.map(\.pid)) == [10, 11])
+        let openedL = try #require(all.first { $0.kind == .opened && $0.connection.cookie == 2 })
+        #expect(openedL.owners.map(\.pid) == [10], "a listener's first owner is named")
         #expect(zip(all, all.dropFirst()).allSatisfy { $0.at <= $1.at })
         for size in [1, 2, 3] {
             var cursor = EventCursor.start
@@ -85,25 +91,50 @@ struct RecorderTests {
         }
     }
 
-    @Test("after a restart, what the last run left open is closed at its last sample, and the gap shows")
-    func restartClosesOpenIntervals() throws {
+    @Test("after a restart in the same boot, sockets still open keep their rows; what closed meanwhile closes at the gap's start")
+    func restartContinuesOpenIntervals() throws {
         let dir = try Synthetic.temporaryDirectory("restart")
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("h.db").path
         let base = 1_700_000_000.0
         try recordStory(path, base: base)
         let recorder = try Recorder(path: path, version: "test")
-        try recorder.record(Synthetic.snapshot(at: base + 60, [Synthetic.socket(cookie: 2, state: .listen, local: 80)]))
+        let nginx = Synthetic.owner(10, "nginx")
+        try recorder.record(Synthetic.snapshot(at: base + 60, [Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [nginx])]))
         let reader = try HistoryReader(path: path)
         let window = try reader.connections(from: base, to: base + 100, after: 0, limit: 100)
         let c = try #require(window.first { $0.cookie == 3 })
         #expect(c.lastSeen == base + 4, "closed at the previous run's last sample")
+        #expect(c.closedDuringGap)
         let listeners = window.filter { $0.cookie == 2 }
-        #expect(listeners.count == 2, "the listener is a new interval in the new run")
+        #expect(listeners.count == 1, "the listener lived through the restart: one row")
+        #expect(listeners.first?.firstSeen == base + 1 && listeners.first?.lastSeen == nil)
+        #expect(listeners.first?.owners.count == 1, "its owner did not change")
         let samples = try reader.samples(from: base, to: base + 100, limit: 100)
         #expect(Set(samples.map(\.runID)).count == 2)
         let feed = try reader.events(after: .start, limit: 1000)
-        #expect(feed.filter { $0.kind == .closed && $0.connection.cookie == 3 }.count == 1)
+        #expect(feed.filter { $0.kind == .closed && $0.connection.cookie == 3 }.map(\.closedDuringGap) == [true])
+        #expect(feed.filter { $0.connection.cookie == 2 }.map(\.kind) == [.opened], "no close and reopen of the listener")
+    }
+
+    @Test("after a reboot, everything open is closed at the last sample before it")
+    func rebootClosesOpenIntervals() throws {
+        let dir = try Synthetic.temporaryDirectory("reboot")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_000.0
+        do {
+            let recorder = try Recorder(path: path, version: "test", bootID: "boot-1")
+            try recorder.record(Synthetic.snapshot(at: base, [Synthetic.socket(cookie: 2, state: .listen, local: 80)]))
+        }
+        let recorder = try Recorder(path: path, version: "test", bootID: "boot-2")
+        // Cookies restart after a reboot: the same cookie is another socket.
+        try recorder.record(Synthetic.snapshot(at: base + 60, [Synthetic.socket(cookie: 2, state: .listen, local: 80)]))
+        let reader = try HistoryReader(path: path)
+        let rows = try reader.connections(from: base, to: base + 100, after: 0, limit: 100)
+        #expect(rows.count == 2)
+        #expect(rows[0].lastSeen == base && rows[0].closedDuringGap)
+        #expect(rows[1].firstSeen == base + 60 && rows[1].lastSeen == nil)
     }
 
     @Test func retentionPrunesOldRowsAndKeepsTheSeries() throws {
@@ -220,7 +251,7 @@ struct PresentSetTests {
         var recorder: Recorder? = try Recorder(path: path, version: "test")
         let longLived = (1...5).map { Synthetic.socket(cookie: UInt64($0), state: .established, local: 22, remote: UInt16(40000 + $0)) }
         for i in 0..<1600 {
-            if i == 1000 { recorder = try Recorder(path: path, version: "test") }  // a restart
+            if i == 1000 { recorder = nil; recorder = try Recorder(path: path, version: "test") }  // a restart
             // Two new connections each sample, each living three samples.
             var sockets: [Socket] = longLived
             for opened in max(0, i - 2)...i {

@@ -10,6 +10,7 @@ enum HistoryJSON {
         json.key("first_seen"); json.string(Timestamp.rfc3339(connection.firstSeen))
         json.key("last_seen")
         if let last = connection.lastSeen { json.string(Timestamp.rfc3339(last)) } else { json.null() }
+        json.key("closed_during_gap"); json.bool(connection.closedDuringGap)
         json.key("states"); json.beginArray()
         for entry in connection.states {
             json.beginObject()
@@ -62,7 +63,7 @@ enum HistoryJSON {
     /// The socket as it stood at `time`: state and owners then. Queues are not kept
     /// per sample (see the backlog episodes), so they read 0.
     static func socket(_ connection: HistoricConnection, at time: Double) -> Socket {
-        let owners = connection.owners.filter { $0.from <= time && ($0.to.map { $0 > time } ?? true) }
+        let owners = connection.owners(at: time)
         return Socket(
             proto: connection.proto, family: connection.family, state: connection.state(at: time),
             local: connection.local, remote: connection.remote, recvQ: 0, sendQ: 0, uid: connection.uid,

@@ -60,7 +60,7 @@ public enum SocketListBody {
                     String(socket.recvQ), String(socket.sendQ), String(socket.uid),
                     snapshot.userName(socket.uid), String(socket.inode), pids, names,
                 ]
-                text += fields.map(csvField).joined(separator: ",") + "\n"
+                text += fields.map(UntrustedText.csvCell).joined(separator: ",") + "\n"
             }
             return Array(text.utf8)
         case .table:
@@ -69,19 +69,5 @@ public enum SocketListBody {
             for index in indices { text += table.line(all[index]) + "\n" }
             return Array(text.utf8)
         }
-    }
-
-    /// RFC 4180 quoting where a field needs it.
-    static func csvField(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingAll("\"", with: "\"\"") + "\""
-    }
-}
-
-extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for character in self { if character == target { out += replacement } else { out.append(character) } }
-        return out
     }
 }

@@ -5,6 +5,8 @@ import Sampling
 public struct ConnectionFilter: Sendable {
     /// Protocols to keep (nil: all).
     public var protocols: Set<TransportProtocol>?
+    /// For each protocol kept, the families kept with it (`tcp6` keeps TCP over IPv6 only).
+    public var protocolFamilies: [TransportProtocol: Set<AddressFamily>] = [:]
     /// Families to keep (nil: all).
     public var families: Set<AddressFamily>?
     /// States to keep (nil: all). UNCONN is stored as `.close`.
@@ -40,14 +42,17 @@ public struct ConnectionFilter: Sendable {
     /// Parses the filter parameters of `query`; throws a 400 naming the bad one.
     public init(query: QueryParameters) throws {
         for text in query.list("proto") {
-            // `tcp6` means TCP over IPv6, as netstat prints it.
+            // `tcp6` means TCP over IPv6 and `tcp4` TCP over IPv4, as netstat prints
+            // them; each item narrows only its own protocol, so `tcp6,udp` keeps IPv4 UDP.
             let lower = text.lowercased()
-            let base = lower.hasSuffix("6") ? String(lower.dropLast()) : lower
+            let suffix = lower.last.flatMap { $0 == "4" || $0 == "6" ? $0 : nil }
+            let base = suffix == nil ? lower : String(lower.dropLast())
             guard let proto = TransportProtocol(rawValue: base) else {
-                throw Problem.badParameter("proto", text, accepts: "tcp, udp, tcp6, udp6 (comma-separated or repeated)")
+                throw Problem.badParameter("proto", text, accepts: "tcp, udp, tcp4, tcp6, udp4, udp6 (comma-separated or repeated)")
             }
             protocols = (protocols ?? []).union([proto])
-            if lower.hasSuffix("6") { families = (families ?? []).union([.ipv6]) }
+            let families: Set<AddressFamily> = suffix == "6" ? [.ipv6] : suffix == "4" ? [.ipv4] : [.ipv4, .ipv6]
+            protocolFamilies[proto, default: []].formUnion(families)
         }
         for text in query.list("family") {
             switch text.lowercased() {
@@ -98,7 +103,9 @@ public struct ConnectionFilter: Sendable {
     public func matchingIndices(in snapshot: Snapshot, portIndex: PortIndex? = nil) -> [Int] {
         let uids = user.map { name in Set(snapshot.userNames.filter { $0.value == name }.keys + (UInt32(name).map { [$0] } ?? [])) }
         var result: [Int] = []
-        let narrowed = portIndex.flatMap { index in (port ?? localPort ?? remotePort).map { index.sockets(usingPort: $0) } }
+        // Port 0 (unconnected remotes) is not indexed: every listener has it.
+        let indexed = (port ?? localPort ?? remotePort).flatMap { $0 == 0 ? nil : $0 }
+        let narrowed = portIndex.flatMap { index in indexed.map { index.sockets(usingPort: $0) } }
         snapshot.sockets.withUnsafeBufferPointer { sockets in
             if let narrowed {
                 for index in narrowed where matches(at: index, in: sockets, uids: uids) { result.append(index) }
@@ -120,6 +127,7 @@ public struct ConnectionFilter: Sendable {
     @inline(__always)
     private func matches(at index: Int, in sockets: UnsafeBufferPointer<Socket>, uids: Set<UInt32>?) -> Bool {
         if let protocols, !protocols.contains(sockets[index].proto) { return false }
+        if let kept = protocolFamilies[sockets[index].proto], !kept.contains(sockets[index].family) { return false }
         if let families, !families.contains(sockets[index].family) { return false }
         if let states, !states.contains(sockets[index].state) { return false }
         if let port, sockets[index].local.port != port && sockets[index].remote.port != port { return false }

@@ -42,7 +42,7 @@ public struct SocketCursor: Sendable, Comparable {
 
     /// Parses `text` made by `text`; nil when it is not one.
     public init?(text: String) {
-        let parts = text.split(separator: ".").map { UInt64($0, radix: 16) }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map { UInt64($0, radix: 16) }
         guard parts.count == 9, parts.allSatisfy({ $0 != nil }) else { return nil }
         let v = parts.map { $0! }
         guard v[0] <= 1, v[1] <= 1, v[4] <= 65535, v[7] <= 65535 else { return nil }

@@ -259,6 +259,8 @@ enum HistoryRoutes {
                 let previous = samples[index - 1]
                 if sample.runID != previous.runID {
                     gaps.append((previous.takenAt, sample.takenAt, "restart"))
+                } else if sample.missedSlots > 0 {
+                    gaps.append((previous.takenAt, sample.takenAt, "missed samples"))
                 } else if typical > 0 && sample.takenAt - previous.takenAt > typical * 2.5 {
                     gaps.append((previous.takenAt, sample.takenAt, "missed samples"))
                 }
@@ -269,6 +271,7 @@ enum HistoryRoutes {
             json.key("duration_ms"); json.number((sample.durationMs * 1000).rounded() / 1000)
             json.key("sockets"); json.number(sample.sockets)
             json.key("problems"); json.bool(sample.problems)
+            json.key("missed_slots"); json.number(sample.missedSlots)
             json.endObject()
         }
         json.endArray()
@@ -313,6 +316,12 @@ enum HistoryRoutes {
             json.endObject()
             if let state = event.state { json.key("state"); json.string(state.name(for: event.connection.proto)) }
             if let owner = event.owner { json.key("owner"); HistoryJSON.owner(owner, to: &json) }
+            if event.kind == .opened {
+                json.key("owners"); json.beginArray()
+                for owner in event.owners { HistoryJSON.owner(owner, to: &json) }
+                json.endArray()
+            }
+            if event.kind == .closed { json.key("closed_during_gap"); json.bool(event.closedDuringGap) }
             if let queues = event.queues {
                 json.key(event.kind == .backlogEnded ? "peak" : "queues"); json.beginObject()
                 json.key("recv_q"); json.number(queues.recv)

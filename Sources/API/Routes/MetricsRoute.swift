@@ -6,6 +6,12 @@ import Sampling
 /// proto, family and state; listeners' accept queue and backlog; every protocol
 /// counter; interface counters; the sampler's own cost and errors.
 enum MetricsRoute {
+    /// Where a listener listens: one set of labels.
+    private struct ListenerKey: Hashable {
+        var address: IPAddress
+        var port: UInt16
+    }
+
     static func metrics(_ context: RouteContext) throws -> HTTPResponse {
         let snapshot = context.snapshot()
         let (stats, _) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
@@ -54,15 +60,29 @@ enum MetricsRoute {
             let parts = key.split(separator: "|").map(String.init)
             sample("netstatd_sockets", [("proto", parts[0]), ("family", parts[1]), ("state", parts[2])], Double(count))
         }
-        family("netstatd_listen_queue_length", "gauge", "Connections waiting in a TCP listener's accept queue.")
-        let listeners = snapshot.sockets.filter { $0.proto == .tcp && $0.state == .listen }
-        for socket in listeners {
-            sample("netstatd_listen_queue_length", [("address", socket.local.address.description), ("port", String(socket.local.port))], Double(socket.recvQ))
+        // SO_REUSEPORT lets several listeners share one address and port: one series
+        // per (address, port) with the queues summed, the largest backlog, and how
+        // many listeners there are (duplicate label sets are rejected by Prometheus).
+        var listeners: [ListenerKey: (queue: Double, backlog: Double, count: Int)] = [:]
+        var order: [ListenerKey] = []
+        snapshot.sockets.withUnsafeBufferPointer { sockets in
+            for index in sockets.indices where sockets[index].proto == .tcp && sockets[index].state == .listen {
+                let key = ListenerKey(address: sockets[index].local.address, port: sockets[index].local.port)
+                if listeners[key] == nil { order.append(key) }
+                var entry = listeners[key] ?? (0, 0, 0)
+                entry.queue += Double(sockets[index].recvQ)
+                entry.backlog = max(entry.backlog, Double(sockets[index].sendQ))
+                entry.count += 1
+                listeners[key] = entry
+            }
         }
-        family("netstatd_listen_backlog", "gauge", "A TCP listener's accept queue limit (its backlog).")
-        for socket in listeners {
-            sample("netstatd_listen_backlog", [("address", socket.local.address.description), ("port", String(socket.local.port))], Double(socket.sendQ))
-        }
+        let labelled = order.map { key in ([("address", key.address.description), ("port", String(key.port))], listeners[key]!) }
+        family("netstatd_listen_queue_length", "gauge", "Connections waiting in the accept queues of the TCP listeners on an address and port (summed over SO_REUSEPORT listeners).")
+        for (labels, entry) in labelled { sample("netstatd_listen_queue_length", labels, entry.queue) }
+        family("netstatd_listen_backlog", "gauge", "The accept queue limit (backlog) of the TCP listeners on an address and port (the largest, with SO_REUSEPORT).")
+        for (labels, entry) in labelled { sample("netstatd_listen_backlog", labels, entry.backlog) }
+        family("netstatd_listeners", "gauge", "TCP listening sockets on an address and port (more than one with SO_REUSEPORT).")
+        for (labels, entry) in labelled { sample("netstatd_listeners", labels, Double(entry.count)) }
         // Kernel counters: one family per counter, `_total` for monotonic counters;
         // the HELP/TYPE lines and names are built once per counter layout.
         let prefixes = MetricNames.shared.prefixes(for: stats)

@@ -2,7 +2,9 @@
 import PackageDescription
 
 // Module map: see README "Layout". Arrows point one way:
-// Sampling (kernel -> values) <- Rendering (values -> text/JSON) <- netstatd (CLI).
+// Sampling (kernel -> values) <- Store (SQLite) <- Service (the daemon's core)
+// <- API (routes) <- netstatd (flags, wiring); Rendering (values -> text) and HTTP
+// (libmicrohttpd) beside them.
 // Each C module is imported by exactly one Swift module.
 let package = Package(
     name: "netstatd",
@@ -26,10 +28,13 @@ let package = Package(
         .target(name: "Rendering", dependencies: ["Sampling"]),
         .target(name: "HTTP", dependencies: ["CHttp", "CZlib"]),
         .target(name: "Store", dependencies: ["CSQLite", "Sampling"]),
-        .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP", "Store"]),
+        // The daemon's core: the sampling loop, the latest snapshot and counters, the
+        // history writer. API answers from it; netstatd wires it.
+        .target(name: "Service", dependencies: ["Sampling", "Store"]),
+        .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP", "Store", "Service"]),
         .executableTarget(
             name: "netstatd",
-            dependencies: ["Sampling", "Rendering", "HTTP", "API", "Store"]),
+            dependencies: ["Sampling", "Rendering", "HTTP", "API", "Store", "Service"]),
         // Shared by the test targets: commands, namespaces, the socket zoo, ss parsing.
         .target(
             name: "TestSupport", dependencies: ["Sampling"], path: "Tests/TestSupport",
@@ -42,8 +47,11 @@ let package = Package(
             name: "StoreTests",
             dependencies: ["Store", "Sampling", "TestSupport"]),
         .testTarget(
+            name: "ServiceTests",
+            dependencies: ["Service", "Sampling", "Store", "TestSupport"]),
+        .testTarget(
             name: "APITests",
-            dependencies: ["API", "HTTP", "Sampling", "Store", "TestSupport"],
+            dependencies: ["API", "HTTP", "Sampling", "Service", "Store", "TestSupport"],
             resources: [.copy("Fixtures")]),
     ]
 )

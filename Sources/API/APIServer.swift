@@ -2,6 +2,8 @@ import Glibc
 import HTTP
 import Rendering
 import Sampling
+import Service
+import Store
 
 /// netstatd's HTTP API: the routes, and the one boundary where everything a handler
 /// throws becomes a problem+json response. `handle` is the whole API as a function,
@@ -101,11 +103,28 @@ public final class APIServer: Sendable {
                 return try handler(context)
             } catch let problem as Problem {
                 return problem.response(instance: request.path)
+            } catch let error as StoreError {
+                if case .corrupt = error {
+                    return Problem(status: 503, title: "History unavailable",
+                                   detail: "the history file is damaged; live endpoints still answer. See /healthz.", slug: "history-damaged")
+                        .response(instance: request.path)
+                }
+                return internalError(error, request)
             } catch {
-                return Problem(status: 500, title: "Internal error", detail: "\(error)", slug: "internal-error")
-                    .response(instance: request.path)
+                return internalError(error, request)
             }
         }
+    }
+
+    /// A 500: the details (SQL included) go to the log under an id; the client gets
+    /// the id, to find that line, and nothing of the internals.
+    private func internalError(_ error: any Error, _ request: HTTPRequest) -> HTTPResponse {
+        let id = String(UInt64.random(in: 0..<(1 << 48)), radix: 16)
+        let line = "netstatd: error \(id) answering \(UntrustedText.terminal(request.path)): \(UntrustedText.terminal(String(describing: error)))\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        return Problem(status: 500, title: "Internal error",
+                       detail: "netstatd could not answer this request; its log has the details under error id \(id).", slug: "internal-error")
+            .response(instance: request.path)
     }
 
     /// Compares the bearer token in constant time (no early exit on the first wrong byte).

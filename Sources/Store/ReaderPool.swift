@@ -9,20 +9,29 @@ public final class ReaderPool: @unchecked Sendable {
     private let path: String
     private var idle: [HistoryReader] = []
     private let lock = Lock()
+    private let status: RecorderStatus?
 
-    /// A pool over the history file at `path` (opened lazily).
-    public init(path: String) {
+    /// A pool over the history file at `path` (opened lazily). Damage found by a
+    /// read is reported to `status` (and so by /healthz).
+    public init(path: String, status: RecorderStatus? = nil) {
         self.path = path
+        self.status = status
     }
 
-    /// Runs `body` with a reader of its own.
+    /// Runs `body` with a reader of its own. A read that finds the file damaged
+    /// throws `StoreError.corrupt` and marks the history as damaged in `status`.
     public func withReader<T>(_ body: (HistoryReader) throws -> T) throws -> T {
         let reader = lock.withLock { idle.popLast() }
         let borrowed = try reader ?? HistoryReader(path: path)
         defer {
             lock.withLock { if idle.count < 16 { idle.append(borrowed) } }
         }
-        return try body(borrowed)
+        do {
+            return try body(borrowed)
+        } catch let error as SQLiteError where error.isCorruption {
+            status?.update { $0.damage = error.message }
+            throw StoreError.corrupt(path: path, findings: [error.message])
+        }
     }
 }
 
@@ -44,6 +53,8 @@ public final class RecorderStatus: @unchecked Sendable {
         public var lastWriteSeconds: Double?
         /// Time of the last sample written.
         public var lastWrittenAt: Double?
+        /// What a read found damaged in the file (SQLite's message), once it has.
+        public var damage: String?
     }
 
     public init() {}

@@ -2,6 +2,7 @@ import API
 import Glibc
 import HTTP
 import Sampling
+import Service
 import Store
 
 /// `netstatd bench-history`: a synthetic week written through the real Recorder

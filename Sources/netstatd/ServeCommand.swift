@@ -3,6 +3,7 @@ import Glibc
 import HTTP
 import Rendering
 import Sampling
+import Service
 import Store
 
 /// `netstatd serve`: samples on an interval and answers the HTTP API until SIGTERM/SIGINT.
@@ -94,7 +95,8 @@ enum ServeCommand {
                 StandardError.line("netstatd serve: cannot use --db \(path): \(error)")
                 return 1
             }
-            history = HistoryAccess(readers: ReaderPool(path: path), status: RecorderStatus(), path: path)
+            let status = RecorderStatus()
+            history = HistoryAccess(readers: ReaderPool(path: path, status: status), status: status, path: path)
         }
 
         // Signals are taken by sigwait on this thread; every thread started after this
@@ -120,13 +122,14 @@ enum ServeCommand {
         let shownHost = http.host.contains(":") ? "[\(http.host)]" : http.host
         StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
         if let history { StandardError.line("netstatd: recording history in \(history.path)") }
-        let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status) }
+        let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status, log: StandardError.line) }
         writer?.record(first, counters: stats.refresh())
-        let sampler = Sampler(live: live, interval: interval) { snapshot in
+        let sampler = Sampler(interval: interval) { missedSlots in
+            let snapshot = live.refresh()
             let counters = stats.refresh()
-            writer?.record(snapshot, counters: counters)
+            writer?.record(snapshot, counters: counters, missedSlots: missedSlots)
         }
-        sampler.start()
+        try sampler.start()
 
         var received: Int32 = 0
         sigwait(&signals, &received)
@@ -157,84 +160,6 @@ enum ServeCommand {
     }
 }
 
-/// Takes a sample every `interval` seconds on its own thread, so requests never wait
-/// for one unless the newest is older than they allow.
-final class Sampler: @unchecked Sendable {
-    // @unchecked: `stopping` is guarded by `mutex`; `live` is itself thread-safe.
-    private let live: LiveView
-    private let interval: Double
-    private let onSample: (Snapshot) -> Void
-    private var mutex = pthread_mutex_t()
-    private var wake = pthread_cond_t()
-    private var stopping = false
-    private var thread: pthread_t?
-
-    init(live: LiveView, interval: Double, onSample: @escaping (Snapshot) -> Void) {
-        self.live = live
-        self.interval = interval
-        self.onSample = onSample
-        pthread_mutex_init(&mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(&wake, &attributes)
-    }
-
-    func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        pthread_create(&handle, nil, { context in
-            let sampler = Unmanaged<Sampler>.fromOpaque(context!).takeRetainedValue()
-            sampler.loop()
-            return nil
-        }, context)
-        thread = handle
-    }
-
-    /// Stops the loop and waits for it (at most the sample in flight).
-    func stop() {
-        pthread_mutex_lock(&mutex)
-        stopping = true
-        pthread_cond_signal(&wake)
-        pthread_mutex_unlock(&mutex)
-        if let thread { pthread_join(thread, nil) }
-    }
-
-    private func loop() {
-        var next = monotonicTimespec()
-        while true {
-            next = adding(interval, to: next)
-            pthread_mutex_lock(&mutex)
-            while !stopping && pthread_cond_timedwait(&wake, &mutex, &next) != ETIMEDOUT {}
-            let done = stopping
-            pthread_mutex_unlock(&mutex)
-            if done { return }
-            onSample(live.refresh())
-            // After a long sample, start the next interval from now rather than firing at once.
-            let now = monotonicTimespec()
-            if now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec) { next = now }
-        }
-    }
-
-    private func monotonicTimespec() -> timespec {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return now
-    }
-
-    private func adding(_ seconds: Double, to time: timespec) -> timespec {
-        var result = time
-        let whole = Int(seconds)
-        result.tv_sec += whole
-        result.tv_nsec += Int((seconds - Double(whole)) * 1e9)
-        if result.tv_nsec >= 1_000_000_000 {
-            result.tv_sec += 1
-            result.tv_nsec -= 1_000_000_000
-        }
-        return result
-    }
-}
-
 /// The whole text of a file.
 func readText(_ path: String) throws -> String {
     try FileContents.text(atPath: path)
@@ -257,40 +182,3 @@ func parseDuration(_ text: String, option: String) throws -> Double {
     return seconds
 }
 
-/// Writes samples to history on the sampler thread. A failed write (disk full, file
-/// unwritable) is logged once, shown by /healthz and /status, and retried with the
-/// next sample: the Recorder keeps what it last wrote, so nothing is lost but the
-/// samples taken while writing was impossible.
-final class HistoryWriter {
-    private let recorder: Recorder
-    private let status: RecorderStatus
-
-    init(recorder: Recorder, status: RecorderStatus) {
-        self.recorder = recorder
-        self.status = status
-    }
-
-    func record(_ snapshot: Snapshot, counters: [String: Double]) {
-        let started = Clock.monotonicSeconds()
-        do {
-            try recorder.record(snapshot, counters: counters)
-            let seconds = Clock.monotonicSeconds() - started
-            let recovered = status.current.lastError != nil
-            status.update {
-                $0.written += 1
-                $0.lastError = nil
-                $0.lastWriteSeconds = seconds
-                $0.lastWrittenAt = snapshot.takenAt
-            }
-            if recovered { StandardError.line("netstatd: history writes resumed") }
-        } catch {
-            let message = "\(error)"
-            let first = status.current.lastError != message
-            status.update {
-                $0.failed += 1
-                $0.lastError = message
-            }
-            if first { StandardError.line("netstatd: cannot write history (\(message)); sampling and live answers go on, writing is retried every sample") }
-        }
-    }
-}

@@ -2,6 +2,7 @@ import API
 import Foundation
 import HTTP
 import Sampling
+import Service
 import TestSupport
 
 /// The real HTTP server on an ephemeral loopback port, answering with the real API

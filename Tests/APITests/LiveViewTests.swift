@@ -2,6 +2,7 @@ import API
 import Dispatch
 import Glibc
 import Sampling
+import Service
 import Testing
 
 /// "Current" means at most a second old, and requests arriving together share one sample.

@@ -360,7 +360,9 @@ extension HistoryRoutes {
         let requested = context.query.list("counter")
         let names = requested.isEmpty ? defaultCounters : requested
         let series = try history.readers.withReader { reader -> [String: [CounterPoint]] in
-            let known = Set(try reader.counterNames().filter { !$0.hasPrefix("interface.") })
+            let known = Set(try reader.counterNames().filter {
+                if case .protocolCounter? = CounterKey(storageName: $0) { return true } else { return false }
+            })
             for name in requested where !known.contains(name) {
                 let live = context.stats.current(maxAge: 60).now.byKey
                 let hint = live[name] == nil ? "" : " (the kernel has it, but no sample recorded it yet)"
@@ -391,9 +393,12 @@ extension HistoryRoutes {
         let step = try step(context, from: from, to: to)
         let fields = context.query.list("counter").isEmpty ? defaultInterfaceCounters : context.query.list("counter")
         let (names, series) = try history.readers.withReader { reader -> ([String], [String: [CounterPoint]]) in
-            let recorded = try reader.counterNames().filter { $0.hasPrefix("interface.") }
-            let interfaces = Set(recorded.map { $0.split(separator: ".")[1] }.map(String.init))
-            let knownFields = Set(recorded.map { String($0.split(separator: ".").last!) })
+            var interfaces = Set<String>(), knownFields = Set<String>()
+            for name in try reader.counterNames() {
+                guard case let .interface(interface, field)? = CounterKey(storageName: name) else { continue }
+                interfaces.insert(interface)
+                knownFields.insert(field)
+            }
             for name in context.query.list("name") where !interfaces.contains(name) {
                 throw Problem.badParameter("name", name, accepts: "a recorded interface: \(interfaces.sorted().joined(separator: ", "))")
             }
@@ -401,7 +406,7 @@ extension HistoryRoutes {
                 throw Problem.badParameter("counter", field, accepts: "an interface counter: \(knownFields.sorted().joined(separator: ", "))")
             }
             let wanted = context.query.list("name").isEmpty ? interfaces.sorted() : context.query.list("name")
-            let keys = wanted.flatMap { interface in fields.map { "interface.\(interface).\($0)" } }
+            let keys = wanted.flatMap { interface in fields.map { CounterKey.interface(name: interface, field: $0).storageName } }
             return (wanted, try reader.counterSeries(keys, from: from, to: to, step: step))
         }
         var json = JSONWriter(capacity: 4096)
@@ -413,7 +418,7 @@ extension HistoryRoutes {
         for interface in names {
             json.key(interface); json.beginObject()
             for field in fields {
-                json.key(field); writePoints(series["interface.\(interface).\(field)"] ?? [], to: &json)
+                json.key(field); writePoints(series[CounterKey.interface(name: interface, field: field).storageName] ?? [], to: &json)
             }
             json.endObject()
         }

@@ -19,6 +19,9 @@ enum MetaRoutes {
         if let error = context.history?.status.current.lastError {
             reasons.append("history is not being written: \(error)")
         }
+        if let damage = context.history?.status.current.damage {
+            reasons.append("the history file is damaged (\(damage)); live data is still served. Stop netstatd, move the file away or recover it with `sqlite3 FILE .recover`")
+        }
         var json = JSONWriter(capacity: 256)
         json.beginObject()
         json.key("status"); json.string(failing ? "failing" : reasons.isEmpty ? "ok" : "degraded")

@@ -40,7 +40,7 @@ public final class StatsView: @unchecked Sendable {
         }
         var counters = fresh.byKey
         for interface in fresh.interfaces {
-            for (field, value) in interface.counters { counters["interface.\(interface.name).\(field)"] = value }
+            for (field, value) in interface.counters { counters[CounterKey.interface(name: interface.name, field: field).storageName] = value }
         }
         return counters
     }

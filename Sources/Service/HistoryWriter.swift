@@ -1,0 +1,44 @@
+import Sampling
+import Store
+
+/// Writes samples to history on the sampler thread. A failed write (disk full, file
+/// unwritable) is logged once, shown by /healthz and /status, and retried with the
+/// next sample: the Recorder keeps what it last wrote, so nothing is lost but the
+/// samples taken while writing was impossible.
+public final class HistoryWriter {
+    private let recorder: Recorder
+    private let status: RecorderStatus
+    private let log: (String) -> Void
+
+    /// A writer into `recorder`, reporting to `status` and `log` (one line each).
+    public init(recorder: Recorder, status: RecorderStatus, log: @escaping (String) -> Void) {
+        self.recorder = recorder
+        self.status = status
+        self.log = log
+    }
+
+    /// Records one sample; never throws (see the type's comment).
+    public func record(_ snapshot: Snapshot, counters: [String: Double], missedSlots: Int = 0) {
+        let started = Clock.monotonicSeconds()
+        do {
+            try recorder.record(snapshot, counters: counters, missedSlots: missedSlots)
+            let seconds = Clock.monotonicSeconds() - started
+            let recovered = status.current.lastError != nil
+            status.update {
+                $0.written += 1
+                $0.lastError = nil
+                $0.lastWriteSeconds = seconds
+                $0.lastWrittenAt = snapshot.takenAt
+            }
+            if recovered { log("netstatd: history writes resumed") }
+        } catch {
+            let message = "\(error)"
+            let first = status.current.lastError != message
+            status.update {
+                $0.failed += 1
+                $0.lastError = message
+            }
+            if first { log("netstatd: cannot write history (\(message)); sampling and live answers go on, writing is retried every sample") }
+        }
+    }
+}

@@ -58,8 +58,7 @@ public final class APIServer: Sendable {
         }
         response.setHeader("Cache-Control", "no-store")
         if configuration.logRequests {
-            // The path is the client's text: escaped, so a URL cannot forge a log line.
-            let line = "netstatd: \(request.remoteAddress) \(UntrustedText.terminal(request.method)) \(UntrustedText.terminal(request.path)) \(response.status) \(response.body.count)B\n"
+            let line = Self.logLine(request, response)
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
         return response
@@ -114,6 +113,12 @@ public final class APIServer: Sendable {
                 return internalError(error, request)
             }
         }
+    }
+
+    /// The `--log-requests` line. The method and path are the client's text: escaped,
+    /// so a URL can neither forge a log line nor reach the terminal with an escape.
+    static func logLine(_ request: HTTPRequest, _ response: HTTPResponse) -> String {
+        "netstatd: \(request.remoteAddress) \(UntrustedText.terminal(request.method)) \(UntrustedText.terminal(request.path)) \(response.status) \(response.body.count)B\n"
     }
 
     /// A 500: the details (SQL included) go to the log under an id; the client gets

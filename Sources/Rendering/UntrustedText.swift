@@ -27,11 +27,12 @@ public enum UntrustedText {
         scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value) || scalar == "\\"
     }
 
-    /// One CSV cell: RFC 4180 quoting where needed, and a leading `'` on a cell that a
-    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first; OWASP's
-    /// advice on CSV injection).
+    /// One CSV cell: control characters escaped as for terminals (so every record is
+    /// one line, for `cut` and `awk` as much as for spreadsheets), a leading `'` on a
+    /// cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR
+    /// first; OWASP's advice on CSV injection), and RFC 4180 quoting where needed.
     public static func csvCell(_ value: String) -> String {
-        var value = value
+        var value = terminal(value)
         if let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) {
             value = "'" + value
         }

@@ -56,7 +56,8 @@ public final class APIServer: Sendable {
             response.setHeader("Access-Control-Allow-Origin", origin)
             response.setHeader("Vary", "Origin")
         }
-        response.setHeader("Cache-Control", "no-store")
+        // Live answers change with every sample; a route that knows better says so.
+        if response.header("Cache-Control") == nil { response.setHeader("Cache-Control", "no-store") }
         if configuration.logRequests {
             let line = Self.logLine(request, response)
             _ = line.withCString { write(2, $0, strlen($0)) }

@@ -61,7 +61,8 @@ paths:
         - {name: at, in: query, description: "The table as it stood at this time (the last sample at or before it): RFC 3339, Unix seconds, or relative (-15m)", schema: {type: string}}
       responses:
         "200":
-          description: The sockets
+          description: The sockets. Every format carries the sample's time in Netstatd-Taken-At and the next page in Link.
+          headers: {Netstatd-Taken-At: {$ref: "#/components/headers/TakenAt"}, ETag: {$ref: "#/components/headers/ETag"}, Link: {$ref: "#/components/headers/Link"}}
           content:
             application/json: {schema: {$ref: "#/components/schemas/SocketList"}}
             application/x-ndjson: {schema: {type: string}}
@@ -71,6 +72,7 @@ paths:
         "401": {$ref: "#/components/responses/Unauthorized"}
         "404": {$ref: "#/components/responses/NotFound"}
         "503": {$ref: "#/components/responses/NoHistory"}
+        "304": {$ref: "#/components/responses/NotModified"}
   /api/v1/listeners:
     get:
       summary: Every listening TCP socket and bound UDP socket (netstat -nlp), with exposure
@@ -87,6 +89,7 @@ paths:
       responses:
         "200":
           description: The listeners
+          headers: {Netstatd-Taken-At: {$ref: "#/components/headers/TakenAt"}, ETag: {$ref: "#/components/headers/ETag"}}
           content:
             application/json: {schema: {$ref: "#/components/schemas/ListenerList"}}
             application/x-ndjson: {schema: {type: string}}
@@ -111,9 +114,17 @@ paths:
       parameters:
         - $ref: "#/components/parameters/process"
         - $ref: "#/components/parameters/user"
-        - {name: format, in: query, schema: {type: string, enum: [json]}}
+        - $ref: "#/components/parameters/format"
       responses:
-        "200": {description: The processes, content: {application/json: {schema: {$ref: "#/components/schemas/ProcessList"}}}}
+        "200":
+          description: The processes
+          headers: {Netstatd-Taken-At: {$ref: "#/components/headers/TakenAt"}, ETag: {$ref: "#/components/headers/ETag"}}
+          content:
+            application/json: {schema: {$ref: "#/components/schemas/ProcessList"}}
+            application/x-ndjson: {schema: {type: string}}
+            text/csv: {schema: {type: string}}
+            text/plain: {schema: {type: string}}
+        "304": {$ref: "#/components/responses/NotModified"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
   /api/v1/processes/{pid}:
@@ -139,8 +150,17 @@ paths:
         - $ref: "#/components/parameters/process"
         - $ref: "#/components/parameters/user"
         - {name: group_by, in: query, schema: {type: string, enum: [local_port, remote_addr, process]}}
+        - $ref: "#/components/parameters/format"
       responses:
-        "200": {description: The counts, content: {application/json: {schema: {$ref: "#/components/schemas/StateCounts"}}}}
+        "200":
+          description: The counts
+          headers: {Netstatd-Taken-At: {$ref: "#/components/headers/TakenAt"}, ETag: {$ref: "#/components/headers/ETag"}}
+          content:
+            application/json: {schema: {$ref: "#/components/schemas/StateCounts"}}
+            application/x-ndjson: {schema: {type: string}}
+            text/csv: {schema: {type: string}}
+            text/plain: {schema: {type: string}}
+        "304": {$ref: "#/components/responses/NotModified"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
   /api/v1/stats/protocols:
@@ -164,8 +184,17 @@ paths:
       summary: Interfaces with their counters and rates (netstat -i)
       parameters:
         - {name: name, in: query, schema: {type: string}}
+        - $ref: "#/components/parameters/format"
       responses:
-        "200": {description: The interfaces, content: {application/json: {schema: {$ref: "#/components/schemas/InterfaceList"}}}}
+        "200":
+          description: The interfaces (netstat -i's columns in the text formats)
+          headers: {Netstatd-Taken-At: {$ref: "#/components/headers/TakenAt"}, ETag: {$ref: "#/components/headers/ETag"}}
+          content:
+            application/json: {schema: {$ref: "#/components/schemas/InterfaceList"}}
+            application/x-ndjson: {schema: {type: string}}
+            text/csv: {schema: {type: string}}
+            text/plain: {schema: {type: string}}
+        "304": {$ref: "#/components/responses/NotModified"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
   /api/v1/routes:
@@ -173,8 +202,17 @@ paths:
       summary: IPv4 and IPv6 routes (netstat -rn)
       parameters:
         - $ref: "#/components/parameters/family"
+        - $ref: "#/components/parameters/format"
       responses:
-        "200": {description: The routes, content: {application/json: {schema: {$ref: "#/components/schemas/RouteList"}}}}
+        "200":
+          description: The routes (netstat -rn's columns in the text formats)
+          headers: {Netstatd-Taken-At: {$ref: "#/components/headers/TakenAt"}, ETag: {$ref: "#/components/headers/ETag"}}
+          content:
+            application/json: {schema: {$ref: "#/components/schemas/RouteList"}}
+            application/x-ndjson: {schema: {type: string}}
+            text/csv: {schema: {type: string}}
+            text/plain: {schema: {type: string}}
+        "304": {$ref: "#/components/responses/NotModified"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
   /metrics:
@@ -297,7 +335,7 @@ components:
   securitySchemes:
     bearer: {type: http, scheme: bearer}
   parameters:
-    proto: {name: proto, in: query, description: "tcp, udp, tcp6, udp6; comma-separated or repeated", schema: {type: string}}
+    proto: {name: proto, in: query, description: "tcp, udp (both families), tcp4, tcp6, udp4, udp6 (one family); comma-separated or repeated, each item narrowing only its own protocol", schema: {type: string}}
     family: {name: family, in: query, schema: {type: string, enum: [ipv4, ipv6]}}
     state: {name: state, in: query, description: "netstat state names in any case, - or _ (ESTABLISHED, estab, time-wait, LISTEN, UNCONN ...); comma-separated or repeated", schema: {type: string}}
     port: {name: port, in: query, description: Local or remote port, schema: {type: integer, minimum: 0, maximum: 65535}}
@@ -313,6 +351,11 @@ components:
     Unauthorized: {description: A token is required, content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
     NoHistory: {description: This netstatd records no history (started with --no-history), content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
     NotFound: {description: Nothing there, content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
+    NotModified: {description: "If-None-Match named this answer's ETag: no new sample since, no body"}
+  headers:
+    TakenAt: {description: "The time of the sample the answer describes (RFC 3339), in every format", schema: {type: string, format: date-time}}
+    ETag: {description: "Names the sample and the request; send it back in If-None-Match to get 304 until a new sample exists", schema: {type: string}}
+    Link: {description: "The next page, as <URL>; rel=\"next\", in every format", schema: {type: string}}
   schemas:
     Timestamp: {type: string, format: date-time, description: RFC 3339 UTC with milliseconds}
     Endpoint:
@@ -424,13 +467,15 @@ components:
     PortReport:
       type: object
       additionalProperties: false
-      required: [taken_at, port, listeners, connections, count]
+      required: [taken_at, port, listeners, connections, count, listener_count, connection_count]
       properties:
         taken_at: {$ref: "#/components/schemas/Timestamp"}
         port: {type: integer}
         listeners: {type: array, items: {$ref: "#/components/schemas/Listener"}}
         connections: {type: array, items: {$ref: "#/components/schemas/Socket"}}
-        count: {type: integer}
+        count: {type: integer, description: Listeners and connections together}
+        listener_count: {type: integer}
+        connection_count: {type: integer, description: Sockets using the port that are not its listeners}
     ProcessSummary:
       type: object
       additionalProperties: false

@@ -205,7 +205,7 @@ struct HardeningTests {
                 #expect(!(cell.first.map { "=+-@".contains($0) } ?? false), "a formula cell: \(cell)")
             }
             let table = api.get("/api/v1/connections?local_port=\(port)&format=table").text
-            #expect(table.split(separator: "\n").count == 2, "a forged row: \(table.debugDescription)")
+            #expect(table.split(separator: "\n").count == 3, "a forged row: \(table.debugDescription)")
             #expect(!table.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "a control character reached the table")
         }
         let request = HTTPRequest(method: "GET", path: "/x\n127.0.0.1 GET /forged 200\u{1b}[2J")

@@ -29,8 +29,15 @@ struct CrashAndDiskTests {
             server.arguments = ["serve", "--listen", "127.0.0.1:0", "--interval", "0.1", "--db", path]
             server.standardError = FileHandle.nullDevice
             try server.run()
-            // Die at a different point of the write cycle each round.
-            usleep(UInt32(250_000 + (round * 37_000) % 200_000))
+            // Once this run has written a sample (a loaded machine can take a while to
+            // start), die at a different point of the write cycle each round.
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let written = (try? HistoryReader(path: path).samples(from: 0, to: .infinity, limit: 100_000))?.count ?? 0
+                if Int64(written) > previousSamples { break }
+                usleep(20_000)
+            }
+            usleep(UInt32((round * 37_000) % 200_000))
             kill(server.processIdentifier, SIGKILL)
             server.waitUntilExit()
             #expect(try integrity(path) == "ok", "round \(round)")

@@ -9,16 +9,18 @@ public enum SocketListBody {
     public static func render(
         _ indices: [Int], total: Int, next: String?, snapshot: Snapshot,
         format: OutputFormat, detail: SocketJSON.Detail,
-        extra: ((Socket, inout JSONWriter) -> Void)? = nil
+        extra: ((Socket, inout JSONWriter) -> Void)? = nil,
+        heading: String = "Active Internet connections (servers and established)"
     ) -> [UInt8] {
         snapshot.sockets.withUnsafeBufferPointer { sockets in
-            render(indices, sockets, total: total, next: next, snapshot: snapshot, format: format, detail: detail, extra: extra)
+            render(indices, sockets, total: total, next: next, snapshot: snapshot, format: format, detail: detail, extra: extra,
+                   heading: heading)
         }
     }
 
     private static func render(
         _ indices: [Int], _ all: UnsafeBufferPointer<Socket>, total: Int, next: String?, snapshot: Snapshot,
-        format: OutputFormat, detail: SocketJSON.Detail, extra: ((Socket, inout JSONWriter) -> Void)?
+        format: OutputFormat, detail: SocketJSON.Detail, extra: ((Socket, inout JSONWriter) -> Void)?, heading: String
     ) -> [UInt8] {
         switch format {
         case .json:
@@ -64,8 +66,9 @@ public enum SocketListBody {
             }
             return Array(text.utf8)
         case .table:
+            // netstat's heading line, with the moment the table describes.
             let table = NetstatTable(showOwners: true)
-            var text = table.header + "\n"
+            var text = heading + " at " + Timestamp.rfc3339(snapshot.takenAt) + "\n" + table.header + "\n"
             for index in indices { text += table.line(all[index]) + "\n" }
             return Array(text.utf8)
         }

@@ -42,7 +42,7 @@ public struct ConnectionFilter: Sendable {
 
     /// Parses the filter parameters of `query`; throws a 400 naming the bad one.
     public init(query: QueryParameters) throws {
-        for text in query.list("proto") {
+        for text in try query.nonEmptyList("proto") {
             // `tcp6` means TCP over IPv6 and `tcp4` TCP over IPv4, as netstat prints
             // them; each item narrows only its own protocol, so `tcp6,udp` keeps IPv4 UDP.
             let lower = text.lowercased()
@@ -55,14 +55,14 @@ public struct ConnectionFilter: Sendable {
             let families: Set<AddressFamily> = suffix == "6" ? [.ipv6] : suffix == "4" ? [.ipv4] : [.ipv4, .ipv6]
             protocolFamilies[proto, default: []].formUnion(families)
         }
-        for text in query.list("family") {
+        for text in try query.nonEmptyList("family") {
             switch text.lowercased() {
             case "ipv4", "inet", "4": families = (families ?? []).union([.ipv4])
             case "ipv6", "inet6", "6": families = (families ?? []).union([.ipv6])
             default: throw Problem.badParameter("family", text, accepts: "ipv4 or ipv6")
             }
         }
-        for text in query.list("state") {
+        for text in try query.nonEmptyList("state") {
             guard let state = SocketState.parse(text) else {
                 throw Problem.badParameter(
                     "state", text,

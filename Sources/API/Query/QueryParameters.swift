@@ -17,6 +17,16 @@ public struct QueryParameters: Sendable {
         items.filter { $0.name == name }.flatMap { $0.value.split(separator: ",").map(String.init) }
     }
 
+    /// `list(name)`, refusing a parameter given with nothing in it (`state=`): an
+    /// empty filter is a mistake, not "no filter".
+    public func nonEmptyList(_ name: String) throws -> [String] {
+        let values = list(name)
+        if values.isEmpty, items.contains(where: { $0.name == name }) {
+            throw Problem.badParameter(name, "", accepts: "at least one value")
+        }
+        return values
+    }
+
     /// The single value of `name`, or nil when absent. Given twice is an error.
     public func string(_ name: String) throws -> String? {
         let values = items.filter { $0.name == name }
@@ -41,12 +51,12 @@ public struct QueryParameters: Sendable {
         return UInt16(value)
     }
 
-    /// A boolean (`true`/`false`/`1`/`0`/`yes`/`no`), or nil when absent.
+    /// A boolean (`true`/`false`, or `1`/`0`), or nil when absent.
     public func bool(_ name: String) throws -> Bool? {
         guard let text = try string(name) else { return nil }
-        switch text.lowercased() {
-        case "true", "1", "yes", "": return true
-        case "false", "0", "no": return false
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
         default: throw Problem.badParameter(name, text, accepts: "true or false")
         }
     }

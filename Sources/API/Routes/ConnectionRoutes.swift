@@ -18,11 +18,12 @@ enum ConnectionRoutes {
         let detail = try Self.detail(context.query)
         let format = try context.format()
         let snapshot = context.snapshot()
+        if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let matched = context.matching(filter, in: snapshot)
         let (page, next) = Paging.page(matched, of: snapshot.sockets, limit: limit, cursor: cursor)
         let body = SocketListBody.render(
             page, total: matched.count, next: next, snapshot: snapshot, format: format, detail: detail)
-        return HTTPResponse(status: 200, contentType: format.contentType, body: body)
+        return context.answer(body, contentType: format.contentType, takenAt: snapshot.takenAt, next: next)
     }
 
     /// Who listens on a port and every connection using it, with owners.
@@ -37,6 +38,7 @@ enum ConnectionRoutes {
         filter.port = port
         let detail = try Self.detail(context.query)
         let snapshot = context.snapshot()
+        if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         var listeners: [Socket] = []
         var connections: [Socket] = []
         for index in context.matching(filter, in: snapshot) {
@@ -62,8 +64,10 @@ enum ConnectionRoutes {
         }
         json.endArray()
         json.key("count"); json.number(listeners.count + connections.count)
+        json.key("listener_count"); json.number(listeners.count)
+        json.key("connection_count"); json.number(connections.count)
         json.endObject()
-        return .json(json)
+        return context.answer(json.bytes, contentType: "application/json", takenAt: snapshot.takenAt)
     }
 
     static func cursor(_ query: QueryParameters) throws -> SocketCursor? {

@@ -48,7 +48,12 @@ enum HistoryRoutes {
         let matched = filter.matchingIndices(in: snapshot)
         let (page, next) = Paging.page(matched, of: snapshot.sockets, limit: limit, cursor: cursor)
         let body = SocketListBody.render(page, total: matched.count, next: next, snapshot: snapshot, format: format, detail: detail)
-        return HTTPResponse(status: 200, contentType: format.contentType, body: body)
+        var response = context.answer(body, contentType: format.contentType, takenAt: snapshot.takenAt, next: next)
+        // A sample that is not the newest never changes (until retention prunes it).
+        if let newest = context.live.newest?.takenAt, snapshot.takenAt < newest, at < newest {
+            response.setHeader("Cache-Control", "max-age=3600")
+        }
+        return response
     }
 
     /// `GET /api/v1/history/connections?from=&to=`: every connection present in the window.
@@ -155,8 +160,11 @@ enum HistoryRoutes {
     static func states(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(["from", "to", "step", "proto", "group_by"])
         let history = try access(context)
-        let (from, to) = try window(context)
-        let step = try step(context, from: from, to: to)
+        let (requestedFrom, to) = try window(context)
+        let step = try step(context, from: requestedFrom, to: to)
+        // Buckets start at multiples of `step` since the epoch, so two clients asking
+        // at different moments get the same buckets.
+        let from = aligned(requestedFrom, step: step)
         let filter = try ConnectionFilter(query: context.query)
         var grouping: StateCounts.Grouping?
         if let text = try context.query.string("group_by") {
@@ -182,8 +190,9 @@ enum HistoryRoutes {
                 let last = min(count - 1, connection.lastSeen.map { Int((($0 - from) / step).rounded(.down)) } ?? count - 1)
                 guard first <= last else { continue }
                 for bucket in first...last {
-                    // Counted as present at the end of the bucket.
-                    let at = min(to, from + Double(bucket + 1) * step)
+                    // Counted as it stood in the bucket's last sample: at its end, less the
+                    // millisecond that is the next bucket's first.
+                    let at = min(to, from + Double(bucket + 1) * step - 0.001)
                     guard connection.firstSeen <= at, connection.lastSeen.map({ $0 >= at }) ?? true else { continue }
                     let key: String
                     switch grouping {
@@ -342,6 +351,11 @@ extension HistoryRoutes {
                                   "Tcp.OutRsts", "TcpExt.ListenOverflows", "TcpExt.ListenDrops", "Udp.RcvbufErrors"]
     static let defaultInterfaceCounters = ["rx_bytes", "tx_bytes", "rx_errs", "tx_errs", "rx_drop", "tx_drop"]
 
+    /// The start of the step-wide bucket holding `time` (a multiple of `step` since the epoch).
+    static func aligned(_ time: Double, step: Double) -> Double {
+        (time / step).rounded(.down) * step
+    }
+
     /// The step for a window: given, or about 300 points; 400 when it would give over 20,000.
     static func step(_ context: RouteContext, from: Double, to: Double) throws -> Double {
         let step = try context.query.duration("step") ?? max(1, ((to - from) / 300).rounded(.up))
@@ -355,8 +369,9 @@ extension HistoryRoutes {
     static func protocols(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(["from", "to", "step", "counter"])
         let history = try access(context)
-        let (from, to) = try window(context)
-        let step = try step(context, from: from, to: to)
+        let (requestedFrom, to) = try window(context)
+        let step = try step(context, from: requestedFrom, to: to)
+        let from = aligned(requestedFrom, step: step)
         let requested = context.query.list("counter")
         let names = requested.isEmpty ? defaultCounters : requested
         let series = try history.readers.withReader { reader -> [String: [CounterPoint]] in
@@ -389,8 +404,9 @@ extension HistoryRoutes {
     static func interfaces(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(["from", "to", "step", "name", "counter"])
         let history = try access(context)
-        let (from, to) = try window(context)
-        let step = try step(context, from: from, to: to)
+        let (requestedFrom, to) = try window(context)
+        let step = try step(context, from: requestedFrom, to: to)
+        let from = aligned(requestedFrom, step: step)
         let fields = context.query.list("counter").isEmpty ? defaultInterfaceCounters : context.query.list("counter")
         let (names, series) = try history.readers.withReader { reader -> ([String], [String: [CounterPoint]]) in
             var interfaces = Set<String>(), knownFields = Set<String>()

@@ -14,11 +14,12 @@ enum ListenerRoutes {
         let detail = try ConnectionRoutes.detail(context.query)
         let format = try context.format()
         let snapshot = context.snapshot()
+        if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let matched = context.matching(filter, in: snapshot)
         let body = SocketListBody.render(
             matched, total: matched.count, next: nil, snapshot: snapshot, format: format, detail: detail,
-            extra: writeExposure)
-        return HTTPResponse(status: 200, contentType: format.contentType, body: body)
+            extra: writeExposure, heading: "Active Internet connections (only servers)")
+        return context.answer(body, contentType: format.contentType, takenAt: snapshot.takenAt)
     }
 
     /// Adds `exposure` (all, loopback, address) to a listener's JSON. A `::` socket

@@ -165,8 +165,11 @@ final class MetricNames: @unchecked Sendable {
     private let lock = Lock()
     private var cached: (layout: Int, prefixes: [[UInt8]])?
 
-    /// Kernel gauges among the counters; everything else is a `_total` counter.
+    /// Kernel gauges among the counters (values that go down as well as up, or
+    /// settings); everything else is a `_total` counter. `CurrEstab` is a gauge in
+    /// every group that has it (Tcp, MPTcpExt).
     static let gauges: Set<String> = ["Tcp.CurrEstab", "Tcp.MaxConn", "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Ip.Forwarding", "Ip.DefaultTTL"]
+    static func isGauge(_ key: String) -> Bool { gauges.contains(key) || key.hasSuffix(".CurrEstab") }
 
     func prefixes(for stats: ProtocolStats) -> [[UInt8]] {
         if stats.layout != 0, let cached = lock.withLock({ cached }), cached.layout == stats.layout {
@@ -174,7 +177,7 @@ final class MetricNames: @unchecked Sendable {
         }
         let prefixes = stats.counters.map { counter -> [UInt8] in
             let base = "netstatd_" + MetricsRoute.snake(counter.group) + "_" + MetricsRoute.snake(counter.name)
-            let gauge = Self.gauges.contains(counter.key)
+            let gauge = Self.isGauge(counter.key)
             let name = gauge ? base : base + "_total"
             return Array("# HELP \(name) \(counter.key) from /proc/net.\n# TYPE \(name) \(gauge ? "gauge" : "counter")\n\(name) ".utf8)
         }

@@ -7,12 +7,23 @@ enum ProcessRoutes {
     /// Every process holding sockets: name, user, listening ports, counts by state.
     static func list(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(["process", "user", "format"])
-        _ = try context.query.choice("format", ["json"])
+        let format = try context.format()
         let name = try context.query.string("process")
         let user = try context.query.string("user")
         let snapshot = context.snapshot()
+        if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let processes = ProcessSummary.all(in: snapshot).filter {
             (name == nil || $0.name == name) && (user == nil || $0.user == user || String($0.uid) == user)
+        }
+        if format != .json {
+            var table = RowTable(columns: ["pid", "name", "user", "sockets", "listening"])
+            for process in processes {
+                let ports = process.listening.map { "\($0.proto.rawValue)/\($0.port)" }.joined(separator: " ")
+                table.rows.append([.integer(Int64(process.pid)), .text(process.name), .text(process.user),
+                                   .integer(Int64(process.socketCount)), .text(ports)])
+            }
+            return context.answer(table.render(format, heading: "Processes holding sockets at " + Timestamp.rfc3339(snapshot.takenAt)),
+                                  contentType: format.contentType, takenAt: snapshot.takenAt)
         }
         var json = JSONWriter(capacity: 256 + processes.count * 200)
         json.beginObject()
@@ -23,7 +34,7 @@ enum ProcessRoutes {
         json.endArray()
         json.key("next"); json.null()
         json.endObject()
-        return .json(json)
+        return context.answer(json.bytes, contentType: "application/json", takenAt: snapshot.takenAt)
     }
 
     /// One process and its sockets; 404 when no such process holds a socket.

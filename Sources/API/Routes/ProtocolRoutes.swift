@@ -11,7 +11,11 @@ enum ProtocolRoutes {
         try context.query.rejectUnknown(["group", "counter"])
         let (now, before) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
         let wanted = try selectedCounters(context.query, available: now.counters)
-        let groups = context.query.list("group")
+        let groups = try context.query.nonEmptyList("group")
+        let known = Set(now.counters.map(\.group))
+        for group in groups where !known.contains(group) {
+            throw Problem.badParameter("group", group, accepts: "a counter group this kernel has: \(known.sorted().joined(separator: ", "))")
+        }
         let seconds = before.map { now.monotonic - $0.monotonic }
         let earlier = before?.byKey ?? [:]
         var json = JSONWriter(capacity: 32 * 1024)
@@ -111,7 +115,8 @@ enum ProtocolRoutes {
 
     /// Interfaces with their counters and rates (netstat -i).
     static func interfaces(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["name"])
+        try context.query.rejectUnknown(["name", "format"])
+        let format = try context.format()
         let name = try context.query.string("name")
         let (now, before) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
         let seconds = before.map { now.monotonic - $0.monotonic } ?? 0
@@ -119,6 +124,19 @@ enum ProtocolRoutes {
         let interfaces = now.interfaces.filter { name == nil || $0.name == name }
         if let name, interfaces.isEmpty {
             throw Problem.badParameter("name", name, accepts: "an interface this host has: \(now.interfaces.map(\.name).joined(separator: ", "))")
+        }
+        if format != .json {
+            // netstat -i's columns, from the same counters.
+            let fields = ["rx_packets", "rx_errs", "rx_drop", "tx_packets", "tx_errs", "tx_drop"]
+            var table = RowTable(columns: ["iface", "mtu"] + fields + ["state"])
+            for interface in interfaces {
+                let link = InterfaceLink.read(interface.name, procRoot: context.procRoot)
+                table.rows.append([.text(interface.name), link.mtu.map { .integer(Int64($0)) } ?? .null]
+                                  + fields.map { field in interface.counters[field].map { .number($0) } ?? .null }
+                                  + [link.state.map { .text($0) } ?? .null])
+            }
+            return context.answer(table.render(format, heading: "Kernel Interface table at " + Timestamp.rfc3339(now.takenAt)),
+                                  contentType: format.contentType, takenAt: now.takenAt)
         }
         var json = JSONWriter(capacity: 4096)
         json.beginObject()
@@ -147,18 +165,29 @@ enum ProtocolRoutes {
         json.endArray()
         json.key("next"); json.null()
         json.endObject()
-        return .json(json)
+        return context.answer(json.bytes, contentType: "application/json", takenAt: now.takenAt)
     }
 
     /// IPv4 and IPv6 routes (netstat -rn).
     static func routes(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["family"])
+        try context.query.rejectUnknown(["family", "format"])
+        let format = try context.format()
         var families: Set<AddressFamily> = [.ipv4, .ipv6]
         if let text = try context.query.choice("family", ["ipv4", "ipv6"]) { families = [AddressFamily(rawValue: text)!] }
         let routes = ProcNetRoute.read(procRoot: context.procRoot).filter { families.contains($0.family) }
+        let takenAt = Clock.wallSeconds()
+        if format != .json {
+            var table = RowTable(columns: ["destination", "gateway", "flags", "metric", "mtu", "iface"])
+            for route in routes {
+                table.rows.append([.text("\(route.destination)/\(route.prefixLength)"), .text(route.gateway.description),
+                                   .text(route.flagLetters), .integer(Int64(route.metric)), .integer(Int64(route.mtu)), .text(route.interface)])
+            }
+            return context.answer(table.render(format, heading: "Kernel IP routing table at " + Timestamp.rfc3339(takenAt)),
+                                  contentType: format.contentType, takenAt: takenAt)
+        }
         var json = JSONWriter(capacity: 256 + routes.count * 200)
         json.beginObject()
-        json.key("taken_at"); json.string(Timestamp.rfc3339(Clock.wallSeconds()))
+        json.key("taken_at"); json.string(Timestamp.rfc3339(takenAt))
         json.key("count"); json.number(routes.count)
         json.key("items"); json.beginArray()
         for route in routes {
@@ -176,7 +205,7 @@ enum ProtocolRoutes {
         json.endArray()
         json.key("next"); json.null()
         json.endObject()
-        return .json(json)
+        return context.answer(json.bytes, contentType: "application/json", takenAt: takenAt)
     }
 }
 

@@ -7,7 +7,7 @@ import Sampling
 enum StatsRoutes {
     static func states(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(ConnectionFilter.parameterNames + ["group_by", "format"])
-        _ = try context.query.choice("format", ["json"])
+        let format = try context.format()
         let filter = try ConnectionFilter(query: context.query)
         var grouping: StateCounts.Grouping?
         if let text = try context.query.string("group_by") {
@@ -17,7 +17,16 @@ enum StatsRoutes {
             grouping = chosen
         }
         let snapshot = context.snapshot()
+        if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let rows = StateCounts.count(snapshot, filter: filter, grouping: grouping)
+        if format != .json {
+            var table = RowTable(columns: (grouping == nil ? [] : ["group"]) + ["proto", "state", "count"])
+            for row in rows {
+                table.rows.append((grouping == nil ? [] : [.text(row.group ?? "-")]) + [.text(row.proto.rawValue), .text(row.state), .integer(Int64(row.count))])
+            }
+            return context.answer(table.render(format, heading: "Socket states at " + Timestamp.rfc3339(snapshot.takenAt)),
+                                  contentType: format.contentType, takenAt: snapshot.takenAt)
+        }
         var byState: [String: Int] = [:]
         var total = 0
         if grouping == nil {
@@ -55,6 +64,6 @@ enum StatsRoutes {
         }
         json.endArray()
         json.endObject()
-        return .json(json)
+        return context.answer(json.bytes, contentType: "application/json", takenAt: snapshot.takenAt)
     }
 }

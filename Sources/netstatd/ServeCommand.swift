@@ -84,11 +84,12 @@ enum ServeCommand {
 
         var recorder: Recorder?
         var history: HistoryAccess?
+        // Checked even with --no-history: a mistyped flag is an error wherever it is.
+        var retention = Retention()
+        if let text = parsed.value("retention") { retention.rawSeconds = try parseDuration(text, option: "retention") }
+        if let text = parsed.value("series-retention") { retention.seriesSeconds = try parseDuration(text, option: "series-retention") }
         if !parsed.has("no-history") {
             let path = parsed.value("db") ?? "./netstatd.db"
-            var retention = Retention()
-            if let text = parsed.value("retention") { retention.rawSeconds = try parseDuration(text, option: "retention") }
-            if let text = parsed.value("series-retention") { retention.seriesSeconds = try parseDuration(text, option: "series-retention") }
             do {
                 recorder = try Recorder(path: path, version: NetstatdVersion.string, retention: retention)
             } catch {
@@ -113,7 +114,7 @@ enum ServeCommand {
         do {
             try server.start()
         } catch {
-            StandardError.line("netstatd serve: \(error)")
+            StandardError.line("netstatd serve: \(error)" + holderNote(port: http.port, live: live))
             return 1
         }
         // Sampled once the listener exists, so even the first snapshot shows it.
@@ -137,6 +138,18 @@ enum ServeCommand {
         sampler.stop()
         server.stop()
         return 0
+    }
+
+    /// Who holds `port`, when a listener on it can be seen (finding that out is what
+    /// netstatd is for): " (held by pid 812 nginx)", or "" when nothing is seen.
+    static func holderNote(port: UInt16, live: LiveView) -> String {
+        guard port != 0 else { return "" }
+        let holders = live.refresh().sockets
+            .filter { $0.proto == .tcp && $0.state == .listen && $0.local.port == port }
+            .flatMap(\.processes)
+        guard !holders.isEmpty else { return "" }
+        let names = Array(Set(holders.map { "pid \($0.pid) \($0.name)" })).sorted()
+        return " (held by \(names.joined(separator: ", ")))"
     }
 
     /// Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`.

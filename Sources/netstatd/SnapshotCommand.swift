@@ -14,7 +14,10 @@ enum SnapshotCommand {
         OptionSpec(short: "n", long: "numeric", help: "Numeric output (always on; accepted for netstat habits)."),
         OptionSpec(short: "4", long: "ipv4", help: "IPv4 sockets."),
         OptionSpec(short: "6", long: "ipv6", help: "IPv6 sockets."),
-        OptionSpec(short: "i", long: "tcp-info", help: "Add tcp_info (rtt, cwnd, bytes) to JSON output."),
+        OptionSpec(short: "e", long: "extend", help: "Add tcp_info (rtt, cwnd, bytes) to JSON output (netstat's -e: more detail)."),
+        OptionSpec(short: "i", long: "interfaces", help: "Print the interface table instead (netstat -i)."),
+        OptionSpec(short: "r", long: "route", help: "Print the routing tables instead (netstat -rn; with -4 or -6 one family)."),
+        OptionSpec(short: "s", long: "statistics", help: "Print the protocol statistics instead (netstat -s; as `netstatd stats`)."),
         OptionSpec(short: "o", long: "timers", help: "Add timers (ss -o) to JSON output."),
         OptionSpec(long: "json", help: "Print one JSON document {\"taken_at\", \"sockets\": [...]}."),
         OptionSpec(long: "source", value: "SOURCE", help: "Where sockets are read from: auto, netlink or procfs."),
@@ -29,12 +32,15 @@ enum SnapshotCommand {
           netstatd snapshot -tlnp                 # listeners with their processes
           netstatd snapshot --json | jq '.sockets[] | select(.state=="TIME_WAIT")'
           netstatd snapshot --proc-root sosreport/proc -tuanp
+          netstatd snapshot -i                    # interfaces, netstat -i's columns
+          netstatd snapshot -rn                   # routes
+          netstatd snapshot -s                    # protocol statistics
         """
 
     static func main(_ arguments: [String]) throws -> Int32 {
         let parsed = try parseOptions(arguments, specs: specs)
         if parsed.has("help") {
-            print(helpText(usage: "netstatd snapshot [-tulapn46io] [--json] [--source SOURCE] [--proc-root DIR]",
+            print(helpText(usage: "netstatd snapshot [-tulapn46eo] [-i | -r | -s] [--json] [--source SOURCE] [--proc-root DIR]",
                            abstract: "Print every TCP and UDP socket once, like netstat -tuanp.",
                            specs: specs, discussion: discussion))
             return 0
@@ -43,8 +49,33 @@ enum SnapshotCommand {
         let ipv4 = parsed.has("ipv4"), ipv6 = parsed.has("ipv6")
         let listening = parsed.has("listening"), all = parsed.has("all")
         let programs = parsed.has("programs"), json = parsed.has("json")
-        let tcpInfo = parsed.has("tcp-info"), timers = parsed.has("timers")
+        let tcpInfo = parsed.has("extend"), timers = parsed.has("timers")
         let procRoot = parsed.value("proc-root")
+        let chosenTables = ["interfaces", "route", "statistics"].filter { parsed.has($0) }
+        if chosenTables.count > 1 {
+            throw UsageError("-i, -r and -s each print a table of their own; give one of them")
+        }
+        if parsed.has("statistics") {
+            return try StatsCommand.main((json ? ["--json"] : []) + (procRoot.map { ["--proc-root", $0] } ?? []))
+        }
+        if parsed.has("interfaces") || parsed.has("route") {
+            let root = procRoot ?? CollectorOptions.defaultProcRoot(environment: currentEnvironment())
+            let sysRoot = SysClassNet.sysRoot(besideProcRoot: root)
+            let text: String
+            if parsed.has("interfaces") {
+                guard let interfaces = ProcNetDev.read(procRoot: root) else {
+                    throw UsageError("cannot read \(root)/net/dev: no interface table")
+                }
+                let links = Dictionary(interfaces.map { ($0.name, SysClassNet.read($0.name, sysRoot: sysRoot)) }, uniquingKeysWith: { a, _ in a })
+                text = NetstatInterfaceTable.render(interfaces, links: links, all: all)
+            } else {
+                let routes = ProcNetRoute.read(procRoot: root)
+                let both = ipv4 == ipv6
+                text = (ipv4 || both ? NetstatRouteTable.ipv4(routes) : "") + (both ? "\n" : "") + (ipv6 || both ? NetstatRouteTable.ipv6(routes) : "")
+            }
+            StandardOutput().write(Array(text.utf8))
+            return 0
+        }
         var source = CollectorOptions.Source.auto
         if let text = parsed.value("source") {
             guard let chosen = CollectorOptions.Source(rawValue: text) else {

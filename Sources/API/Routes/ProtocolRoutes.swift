@@ -130,7 +130,7 @@ enum ProtocolRoutes {
             let fields = ["rx_packets", "rx_errs", "rx_drop", "tx_packets", "tx_errs", "tx_drop"]
             var table = RowTable(columns: ["iface", "mtu"] + fields + ["state"])
             for interface in interfaces {
-                let link = InterfaceLink.read(interface.name, procRoot: context.procRoot)
+                let link = SysClassNet.read(interface.name, sysRoot: SysClassNet.sysRoot(besideProcRoot: context.procRoot))
                 table.rows.append([.text(interface.name), link.mtu.map { .integer(Int64($0)) } ?? .null]
                                   + fields.map { field in interface.counters[field].map { .number($0) } ?? .null }
                                   + [link.state.map { .text($0) } ?? .null])
@@ -144,7 +144,7 @@ enum ProtocolRoutes {
         json.key("count"); json.number(interfaces.count)
         json.key("items"); json.beginArray()
         for interface in interfaces {
-            let link = InterfaceLink.read(interface.name, procRoot: context.procRoot)
+            let link = SysClassNet.read(interface.name, sysRoot: SysClassNet.sysRoot(besideProcRoot: context.procRoot))
             json.beginObject()
             json.key("name"); json.string(interface.name)
             json.key("state"); if let state = link.state { json.string(state) } else { json.null() }
@@ -206,16 +206,5 @@ enum ProtocolRoutes {
         json.key("next"); json.null()
         json.endObject()
         return context.answer(json.bytes, contentType: "application/json", takenAt: takenAt)
-    }
-}
-
-/// An interface's operational state and MTU from /sys/class/net (beside the proc
-/// root for a captured tree); nil where it cannot be read.
-enum InterfaceLink {
-    static func read(_ name: String, procRoot: String) -> (state: String?, mtu: Int?) {
-        let base = (procRoot == "/proc" ? "/sys" : procRoot + "/../sys") + "/class/net/" + name
-        let state = (try? FileContents.text(atPath: base + "/operstate"))?.filter { !$0.isWhitespace }
-        let mtu = (try? FileContents.text(atPath: base + "/mtu")).flatMap { Int($0.filter { !$0.isWhitespace }) }
-        return (state, mtu)
     }
 }

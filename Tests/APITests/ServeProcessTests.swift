@@ -140,3 +140,51 @@ struct ServeProcessTests {
         #expect(both.status != 0 && both.stderr.contains("one of them"))
     }
 }
+
+/// Every example in the README, run as written against a live `serve` (the port and
+/// the binary's path substituted): the README and the behaviour cannot drift apart.
+@Suite(.enabled(if: TestEnvironment.netstatdBinary != nil && TestEnvironment.hasTool("jq"), "needs the built binary and jq"))
+struct ReadmeExampleTests {
+    /// The commands of the README's console and sh blocks that a user can paste here.
+    static func examples() throws -> [String] {
+        let readme = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        var commands: [String] = []
+        var inBlock = false
+        for line in readme.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") { inBlock.toggle(); continue }
+            guard inBlock else { continue }
+            var command = String(line)
+            if command.hasPrefix("$ ") { command.removeFirst(2) }
+            guard command.hasPrefix("curl ") || command.hasPrefix("netstatd ") else { continue }
+            // Needs files this machine does not have.
+            if command.contains("sosreport/") { continue }
+            commands.append(command)
+        }
+        return commands
+    }
+
+    @Test("every README example runs and answers")
+    func readmeExamples() throws {
+        let dir = try Synthetic.temporaryDirectory("readme")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let serve = try ServeProcessTests.Serve(["--interval", "0.5", "--db", path])
+        try serve.waitUntilListening()
+        defer { _ = serve.finish(signal: SIGTERM) }
+        ServeProcessTests.waitForSamples(path, moreThan: 1)
+        let examples = try Self.examples()
+        #expect(examples.count >= 25, "found \(examples.count) examples")
+        let binary = TestEnvironment.netstatdBinary!
+        for example in examples {
+            var command = example.replacingOccurrences(of: "localhost:7878", with: "127.0.0.1:\(serve.port)")
+            if command.hasPrefix("netstatd ") { command = binary + command.dropFirst("netstatd".count) }
+            let result = try run(["bash", "-o", "pipefail", "-c", command], timeout: 30)
+            #expect(result.status == 0, "\(example)\n\(result.stderr)")
+            // A jq select() may rightly find nothing on this machine.
+            #expect(!result.stdout.isEmpty || command.contains("select("), "\(example) printed nothing")
+            if command.contains("curl -s") && !command.contains("format=") && !command.contains("/metrics") && !command.contains("| jq") && !command.contains("events") {
+                #expect((try? JSONSerialization.jsonObject(with: result.stdout)) != nil, "\(example) did not answer JSON")
+            }
+        }
+    }
+}

@@ -581,6 +581,18 @@ components:
             last_error: {type: [string, "null"], description: Why writing fails now; null once it works again}
             last_write_ms: {type: [number, "null"]}
             writer_lag_seconds: {type: [number, "null"], description: Age of the newest sample written}
+            close_events:
+              type: [object, "null"]
+              description: "The reader of the kernel's socket close events (null when none runs)"
+              additionalProperties: false
+              required: [running, unavailable, received, overflows, dropped, receive_buffer_bytes]
+              properties:
+                running: {type: boolean}
+                unavailable: {type: [string, "null"], description: "Why it is not running, naming the capability (CAP_NET_ADMIN) when that is the reason"}
+                received: {type: integer}
+                overflows: {type: integer, description: Times the kernel dropped events (ENOBUFS)}
+                dropped: {type: integer, description: Events dropped because netstatd's queue was full}
+                receive_buffer_bytes: {type: integer}
     Health:
       type: object
       additionalProperties: false
@@ -612,20 +624,37 @@ components:
         start_time: {type: integer}
         from: {$ref: "#/components/schemas/Timestamp"}
         to: {type: [string, "null"], format: date-time}
+        owner_inferred: {type: boolean, description: "Not read from /proc: the connection was accepted by a listener these processes hold"}
+    Totals:
+      type: [object, "null"]
+      description: A TCP connection's final counters, from its close event or the last sample with tcp_info; null when none are known
+      additionalProperties: false
+      required: [bytes_sent, bytes_received, segs_out, segs_in, retransmits, rtt_us, min_rtt_us]
+      properties:
+        bytes_sent: {type: [integer, "null"], description: "Bytes the peer acknowledged (tcpi_bytes_acked, as ss -i shows it): the kernel counts sequence space, so the SYN and the FIN add one each"}
+        bytes_received: {type: [integer, "null"], description: "tcpi_bytes_received; a received FIN adds one, as the kernel counts it"}
+        segs_out: {type: [integer, "null"]}
+        segs_in: {type: [integer, "null"]}
+        retransmits: {type: [integer, "null"]}
+        rtt_us: {type: [integer, "null"]}
+        min_rtt_us: {type: [integer, "null"]}
     HistoricConnection:
       type: object
       additionalProperties: false
-      required: [proto, family, local, remote, uid, user, inode, cookie, first_seen, last_seen, closed_during_gap, states, owners, backlog]
+      required: [proto, family, local, remote, seen, uid, user, inode, cookie, first_seen, last_seen, closed_during_gap, duration_ms, totals, states, owners, backlog]
       properties:
         proto: {type: string, enum: [tcp, udp]}
         family: {type: string, enum: [ipv4, ipv6]}
         local: {$ref: "#/components/schemas/Endpoint"}
         remote: {$ref: "#/components/schemas/Endpoint"}
-        uid: {type: integer}
-        user: {type: string}
-        inode: {type: integer}
+        seen: {type: string, enum: [sampled, close_event], description: "How it was seen: in samples, or only through the kernel's close event (it lived between two samples)"}
+        uid: {type: [integer, "null"], description: null when seen only through its close event (the kernel does not say)}
+        user: {type: [string, "null"]}
+        inode: {type: [integer, "null"]}
         cookie: {type: [integer, "null"]}
-        first_seen: {$ref: "#/components/schemas/Timestamp"}
+        first_seen: {type: [string, "null"], format: date-time, description: null when seen only through its close event (it opened after the sample before its close)}
+        duration_ms: {type: [number, "null"], description: From first seen to its close (the close event's time when there was one); null when an end is unknown}
+        totals: {$ref: "#/components/schemas/Totals"}
         last_seen: {type: [string, "null"], format: date-time, description: null while still open}
         closed_during_gap: {type: boolean, description: "It closed while netstatd was not sampling (between two runs): last_seen is the gap's start, the close lies somewhere in the gap"}
         states:
@@ -709,7 +738,7 @@ components:
           items:
             type: object
             additionalProperties: false
-            required: [taken_at, run, duration_ms, sockets, problems, missed_slots]
+            required: [taken_at, run, duration_ms, sockets, problems, missed_slots, close_events, close_events_overflows]
             properties:
               taken_at: {$ref: "#/components/schemas/Timestamp"}
               run: {type: integer, description: Changes when netstatd restarts}
@@ -717,6 +746,8 @@ components:
               sockets: {type: integer}
               problems: {type: boolean}
               missed_slots: {type: integer, description: "Sampling slots skipped just before this sample because the previous one overran the interval"}
+              close_events: {type: integer, description: "The kernel's close events recorded with this sample"}
+              close_events_overflows: {type: integer, description: "Times the kernel dropped close events since the previous sample (ENOBUFS); the dump still closed what they missed"}
         gaps:
           type: array
           items:
@@ -739,20 +770,24 @@ components:
         connection:
           type: object
           additionalProperties: false
-          required: [proto, family, local, remote, uid, user, inode, cookie]
+          required: [proto, family, local, remote, seen, uid, user, inode, cookie]
           properties:
             proto: {type: string}
             family: {type: string}
             local: {$ref: "#/components/schemas/Endpoint"}
             remote: {$ref: "#/components/schemas/Endpoint"}
-            uid: {type: integer}
-            user: {type: string}
-            inode: {type: integer}
+            seen: {type: string, enum: [sampled, close_event]}
+            uid: {type: [integer, "null"]}
+            user: {type: [string, "null"]}
+            inode: {type: [integer, "null"]}
             cookie: {type: [integer, "null"]}
         state: {type: string}
         owner: {$ref: "#/components/schemas/HistoricOwner"}
         owners: {type: array, items: {$ref: "#/components/schemas/HistoricOwner"}, description: "opened: the processes holding it when it was first seen"}
         closed_during_gap: {type: boolean, description: "closed: it closed while netstatd was not sampling"}
+        closed_at: {type: [string, "null"], format: date-time, description: "closed: the close time its close event gave"}
+        totals: {$ref: "#/components/schemas/Totals"}
+        duration_ms: {type: [number, "null"]}
         queues: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
         peak: {type: object, properties: {recv_q: {type: integer}, send_q: {type: integer}}}
     Rate:

@@ -9,6 +9,8 @@ public final class HistoryWriter {
     private let recorder: Recorder
     private let status: RecorderStatus
     private let log: (String) -> Void
+    private var unwritten: [CloseEvent] = []
+    private var unwrittenOverflows = 0
 
     /// A writer into `recorder`, reporting to `status` and `log` (one line each).
     public init(recorder: Recorder, status: RecorderStatus, log: @escaping (String) -> Void) {
@@ -18,10 +20,17 @@ public final class HistoryWriter {
     }
 
     /// Records one sample; never throws (see the type's comment).
-    public func record(_ snapshot: Snapshot, counters: [String: Double], missedSlots: Int = 0) {
+    /// `closeEvents` are the kernel's close events since the last sample (see
+    /// `CloseEventReader.drain`); a failed write keeps them for the next try.
+    public func record(_ snapshot: Snapshot, counters: [String: Double], missedSlots: Int = 0,
+                       closeEvents: [CloseEvent] = [], closeOverflows: Int = 0) {
         let started = Clock.monotonicSeconds()
+        let events = unwritten + closeEvents
+        let overflows = unwrittenOverflows + closeOverflows
         do {
-            try recorder.record(snapshot, counters: counters, missedSlots: missedSlots)
+            try recorder.record(snapshot, counters: counters, missedSlots: missedSlots, closeEvents: events, closeOverflows: overflows)
+            unwritten = []
+            unwrittenOverflows = 0
             let seconds = Clock.monotonicSeconds() - started
             let recovered = status.current.lastError != nil
             status.update {
@@ -39,6 +48,9 @@ public final class HistoryWriter {
                 $0.lastError = message
             }
             if first { log("netstatd: cannot write history (\(message)); sampling and live answers go on, writing is retried every sample") }
+            // Kept for the next write, bounded: a disk full for hours must not grow memory.
+            unwritten = Array(events.suffix(1_000_000))
+            unwrittenOverflows = overflows
         }
     }
 }

@@ -97,3 +97,69 @@ public enum QueueCode {
         (UInt32(truncatingIfNeeded: value >> 32), UInt32(truncatingIfNeeded: value))
     }
 }
+
+/// A TCP connection's final counters: from its close event, or the last sample that
+/// had its tcp_info. Each field is nil where the kernel did not say.
+public struct ConnectionTotals: Sendable, Equatable {
+    /// Bytes the peer acknowledged (tcpi_bytes_acked): what was sent and arrived.
+    public var bytesSent: UInt64?
+    public var bytesReceived: UInt64?
+    public var segsOut: UInt64?
+    public var segsIn: UInt64?
+    public var retransmits: UInt64?
+    public var rttUs: UInt64?
+    public var minRttUs: UInt64?
+
+    /// The totals in a tcp_info.
+    public init(_ info: TCPInfo) {
+        bytesSent = info.bytesAcked
+        bytesReceived = info.bytesReceived
+        segsOut = info.segsOut.map(UInt64.init)
+        segsIn = info.segsIn.map(UInt64.init)
+        retransmits = UInt64(info.totalRetrans)
+        rttUs = UInt64(info.rttUs)
+        minRttUs = info.minRttUs.map(UInt64.init)
+    }
+
+    init() {}
+
+    private var fields: [UInt64?] {
+        get { [bytesSent, bytesReceived, segsOut, segsIn, retransmits, rttUs, minRttUs] }
+        set { (bytesSent, bytesReceived, segsOut, segsIn, retransmits, rttUs, minRttUs) = (newValue[0], newValue[1], newValue[2], newValue[3], newValue[4], newValue[5], newValue[6]) }
+    }
+
+    /// A presence bitmask, then each present field as a varint: 8 to 20 bytes.
+    func encode() -> [UInt8] {
+        var mask: UInt64 = 0
+        var bytes: [UInt8] = []
+        for (index, field) in fields.enumerated() where field != nil { mask |= 1 << UInt64(index) }
+        Varint.append(mask, to: &bytes)
+        for field in fields { if let field { Varint.append(field, to: &bytes) } }
+        return bytes
+    }
+
+    /// Decodes `encode`'s bytes; nil for none or a damaged blob.
+    static func decode(_ bytes: [UInt8]) -> ConnectionTotals? {
+        guard !bytes.isEmpty else { return nil }
+        var index = 0
+        guard let mask = Varint.read(bytes, &index) else { return nil }
+        var totals = ConnectionTotals()
+        var values = totals.fields
+        for position in values.indices where mask & (1 << UInt64(position)) != 0 {
+            guard let value = Varint.read(bytes, &index) else { return nil }
+            values[position] = value
+        }
+        totals.fields = values
+        return totals
+    }
+}
+
+/// Where a connection row came from (the `origin` column's bits).
+public struct ConnectionOrigin: OptionSet, Sendable {
+    public let rawValue: Int64
+    public init(rawValue: Int64) { self.rawValue = rawValue }
+    /// Never in a sample: known only through its close event.
+    public static let closeEvent = ConnectionOrigin(rawValue: 1)
+    /// Its owners are the processes of the listener that accepted it, not read from /proc.
+    public static let ownerInferred = ConnectionOrigin(rawValue: 2)
+}

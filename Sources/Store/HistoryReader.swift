@@ -19,6 +19,22 @@ public struct HistoricConnection: Sendable {
     /// True when it closed while netstatd was not sampling (between two runs): it was
     /// gone at the first sample after the gap, and `lastSeen` is the gap's start.
     public var closedDuringGap = false
+    /// How it was seen: in samples, or only through its close event (then it opened
+    /// after the sample before its close, `firstSeen` is its close time and
+    /// `firstSeenKnown` is false).
+    public var origin: ConnectionOrigin = []
+    /// False when when it opened is not known (seen only through its close event).
+    public var firstSeenKnown = true
+    /// The close time the kernel's close event gave (also `lastSeen` then).
+    public var closedAt: Double?
+    /// Final counters (TCP), from its close event or its last sample with tcp_info.
+    public var totals: ConnectionTotals?
+
+    /// How long it lived, when both ends are known.
+    public var durationMs: Double? {
+        guard firstSeenKnown, let end = closedAt ?? lastSeen else { return nil }
+        return max(0, (end - firstSeen) * 1000)
+    }
     /// Its states over time, oldest first (the first is its state when first seen).
     public var states: [(at: Double, state: SocketState)]
     /// Every owner it had, with when.
@@ -50,6 +66,9 @@ public struct HistoricOwner: Sendable {
     public var fd: Int32
     public var from: Double
     public var to: Double?
+    /// True when the owner was not read from /proc but inferred: the connection was
+    /// accepted by a listener these processes hold.
+    public var inferred = false
 }
 
 /// A period in which a socket's queues stayed non-empty, with the peaks seen.
@@ -71,6 +90,10 @@ public struct SampleRecord: Sendable {
     public var counts: [Int: Int]
     /// Sampling slots skipped just before this sample (the previous one overran).
     public var missedSlots = 0
+    /// Close events recorded with this sample, and the times the kernel said it
+    /// dropped some since the previous one.
+    public var closeEvents = 0
+    public var closeOverflows = 0
 }
 
 /// One entry of the event feed.
@@ -158,14 +181,15 @@ public final class HistoryReader {
         return result
     }
 
-    static let sampleColumns = "id, taken_at_ms, run_id, duration_ms, sockets, problems, counts, missed_slots"
+    static let sampleColumns = "id, taken_at_ms, run_id, duration_ms, sockets, problems, counts, missed_slots, close_events, close_overflows"
 
     private func sampleRecord(_ statement: Statement) throws -> SampleRecord {
         let row = try RowReader(statement)
         return SampleRecord(
             id: try row.int64("id"), takenAt: Clock.seconds(milliseconds: try row.int64("taken_at_ms")), runID: try row.int64("run_id"),
             durationMs: try row.double("duration_ms"), sockets: Int(try row.int64("sockets")), problems: try row.int64("problems") != 0,
-            counts: StateCountsBlob.decode(try row.blob("counts")), missedSlots: Int(try row.int64("missed_slots")))
+            counts: StateCountsBlob.decode(try row.blob("counts")), missedSlots: Int(try row.int64("missed_slots")),
+            closeEvents: Int(try row.int64("close_events")), closeOverflows: Int(try row.int64("close_overflows")))
     }
 
     /// The sample id of the first sample at or after `time` (nil when none).
@@ -181,21 +205,46 @@ public final class HistoryReader {
     /// The connections present at any time in [from, to], after connection id `after`,
     /// at most `limit`, with their whole recorded history: those present at the
     /// window's first sample, and those opened during it (an id range).
+    ///
+    /// Connections seen only through their close event belong to the sample after
+    /// their close; they are in the window when their close time is.
     public func connections(from: Double, to: Double, after: Int64, limit: Int) throws -> [HistoricConnection] {
-        guard let first = try sampleID(atOrAfter: from),
-              let last = try sample(atOrBefore: to)?.id, first <= last else { return [] }
-        var ids = try presentIDs(atSample: first).filter { $0 > after }
-        // The smallest `limit` ids opened during the window suffice: the page is the
-        // smallest `limit` of the union.
-        let openedFrom = max(after, try through(first))
-        let openedTo = try through(last)
-        if openedTo > openedFrom {
-            let statement = try database.prepare("SELECT id FROM connections WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")
+        let first = try sampleID(atOrAfter: from)
+        let last = try sample(atOrBefore: to)?.id
+        guard first != nil || last != nil else { return [] }
+        let sampledInside = first != nil && last != nil && first! <= last!
+        var ids = Set<Int64>()
+        if sampledInside { ids = try presentIDs(atSample: first!) } else if let last { ids = try presentIDs(atSample: last) }
+        ids = ids.filter { $0 > after }
+        // Ids grow with samples: those opened from the sample before `first` up to the
+        // sample after `last`, kept by when they were seen or closed.
+        let lowBound = try first.map { try through(previousSampleID(before: $0) ?? 0) } ?? (try through(last!))
+        let firstThrough = try first.map(through) ?? lowBound
+        let lastThrough = try last.map(through) ?? lowBound
+        let highBound = try last.map { try nextSampleID(after: $0).map(through) ?? lastThrough } ?? firstThrough
+        if highBound > max(after, lowBound) {
+            let statement = try database.prepare("""
+                SELECT id FROM connections WHERE id > ?1 AND id <= ?2 AND (
+                    (id <= ?3 AND ((origin & 1 AND closed_at_ms BETWEEN ?5 AND ?6) OR (NOT origin & 1 AND ?7)))
+                    OR (id > ?3 AND id <= ?4)
+                    OR (id > ?4 AND origin & 1 AND closed_at_ms BETWEEN ?5 AND ?6))
+                ORDER BY id LIMIT ?8
+                """)
             defer { statement.reset() }
-            try statement.bind([.integer(openedFrom), .integer(openedTo), .integer(Int64(limit))])
+            try statement.bind([.integer(max(after, lowBound)), .integer(highBound), .integer(firstThrough), .integer(lastThrough),
+                                .integer(Clock.milliseconds(from)), .integer(Clock.milliseconds(to)), .integer(sampledInside ? 1 : 0),
+                                .integer(Int64(limit))])
             while try statement.step() { ids.insert(statement.int64(0)) }
         }
         return try load(ids: Array(ids.sorted().prefix(limit)), eventsThrough: .all)
+    }
+
+    private func previousSampleID(before id: Int64) throws -> Int64? {
+        try database.scalar("SELECT max(id) FROM samples WHERE id < ?", [.integer(id)])
+    }
+
+    private func nextSampleID(after id: Int64) throws -> Int64? {
+        try database.scalar("SELECT min(id) FROM samples WHERE id > ?", [.integer(id)])
     }
 
     /// The highest connection id opened by sample `id`.
@@ -256,7 +305,7 @@ public final class HistoryReader {
         return try loadConnections(statement, eventsThrough: eventsThrough)
     }
 
-    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log, closed_in_gap"
+    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log, closed_in_gap, origin, closed_at_ms, totals"
 
     /// Which logged changes a loaded connection includes.
     enum EventsThrough {
@@ -293,7 +342,7 @@ public final class HistoryReader {
             while try statement.step() {
                 let row = try RowReader(statement)
                 let (proto, family) = ConnectionKind.decode(try row.int64("kind"))
-                let connection = HistoricConnection(
+                var connection = HistoricConnection(
                     id: try row.int64("id"), proto: proto, family: family,
                     local: Endpoint(address: AddressBytes.decode(try row.blob("local_addr")), port: UInt16(truncatingIfNeeded: try row.int64("local_port"))),
                     remote: Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port"))),
@@ -302,6 +351,9 @@ public final class HistoryReader {
                     firstSeen: 0, lastSeen: nil, closedDuringGap: try row.int64("closed_in_gap") != 0,
                     states: [(0, SocketState(rawValue: UInt8(truncatingIfNeeded: try row.int64("state"))) ?? .close)],
                     owners: [], backlog: [])
+                connection.origin = ConnectionOrigin(rawValue: try row.int64("origin"))
+                connection.closedAt = try row.optionalInt64("closed_at_ms").map { Clock.seconds(milliseconds: $0) }
+                connection.totals = ConnectionTotals.decode(try row.blob("totals"))
                 var owner: (Int64, Int32)?
                 if let process = try row.optionalInt64("process_id"), let fd = try row.optionalInt64("fd") {
                     owner = OwnerCode.unpack(OwnerCode.pack(process: process, fd: Int32(truncatingIfNeeded: fd)))
@@ -317,10 +369,16 @@ public final class HistoryReader {
             let firstSample = row.firstSample
             connection.firstSeen = try time(ofSample: firstSample)
             if let last = row.lastSample { connection.lastSeen = try time(ofSample: last) }
+            if let closedAt = connection.closedAt { connection.lastSeen = closedAt }
+            if connection.origin.contains(.closeEvent) {
+                connection.firstSeen = connection.closedAt ?? connection.firstSeen
+                connection.firstSeenKnown = false
+            }
             connection.states = [(connection.firstSeen, row.connection.states[0].state)]
             var openOwners: [Int64: Int] = [:]  // packed owner -> index in owners
             if let (process, fd) = row.firstOwner {
                 connection.owners.append(try owner(process, fd, from: connection.firstSeen))
+                connection.owners[0].inferred = connection.origin.contains(.ownerInferred)
                 openOwners[OwnerCode.pack(process: process, fd: fd)] = 0
             }
             for entry in ChangeLog.decodeConnection(row.log, firstSample: firstSample) where eventsThrough.includes(entry.sample, firstSample: firstSample) {
@@ -332,7 +390,8 @@ public final class HistoryReader {
                 case .ownerAdded:
                     openOwners[value] = connection.owners.count
                     let (process, fd) = OwnerCode.unpack(value)
-                    connection.owners.append(try owner(process, fd, from: at))
+                    connection.owners.append(try owner(process, fd, from: connection.origin.contains(.closeEvent) ? connection.firstSeen : at))
+                    connection.owners[connection.owners.count - 1].inferred = connection.origin.contains(.ownerInferred) && entry.sample == firstSample
                 case .ownerRemoved:
                     if let index = openOwners.removeValue(forKey: value) { connection.owners[index].to = at }
                 case .backlogBegan:

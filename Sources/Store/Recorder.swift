@@ -17,6 +17,13 @@ public final class Recorder {
         /// The backlog episode in progress: its peaks.
         var backlog: (recv: UInt32, send: UInt32)?
         var seenIn: Int64
+        /// The last counters a sample or close event gave (written when it closes).
+        var totals: ConnectionTotals? = nil
+        /// Its close event, received while it was still in a sample (closed during or
+        /// right after the dump): the close time once it is gone.
+        var closedAt: Double? = nil
+        /// Its protocol and endpoints, to recognise its TIME_WAIT successor.
+        var endpoints: EndpointsKey
     }
 
     private struct OwnerKey: Hashable {
@@ -130,11 +137,11 @@ public final class Recorder {
                 case .opened, .closed: break
                 }
             }
-            let key = ConnectionKey(
-                cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) }, proto: proto,
-                local: Endpoint(address: AddressBytes.decode(try row.blob("local_addr")), port: UInt16(truncatingIfNeeded: try row.int64("local_port"))),
-                remote: Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port"))))
-            open[key] = OpenConnection(id: try row.int64("id"), firstSample: first, state: state, owners: owners, backlog: backlog, seenIn: seenIn)
+            let local = Endpoint(address: AddressBytes.decode(try row.blob("local_addr")), port: UInt16(truncatingIfNeeded: try row.int64("local_port")))
+            let remote = Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port")))
+            let key = ConnectionKey(cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) }, proto: proto, local: local, remote: remote)
+            open[key] = OpenConnection(id: try row.int64("id"), firstSample: first, state: state, owners: owners, backlog: backlog, seenIn: seenIn,
+                                       endpoints: EndpointsKey(proto: proto, local: local, remote: remote))
         }
         return open
     }
@@ -148,7 +155,16 @@ public final class Recorder {
     ///
     /// `missedSlots` counts the sampling slots skipped before this sample because the
     /// previous one overran the interval (kept with the sample, shown as a gap).
-    public func record(_ snapshot: Snapshot, counters: [String: Double] = [:], missedSlots: Int = 0) throws {
+    ///
+    /// `closeEvents` are the kernel's close events received since the last sample:
+    /// a connection gone from this sample closes at its event's time with its final
+    /// counters, and a socket that lived and died between two samples gets a row of
+    /// its own (`ConnectionOrigin.closeEvent`). `closeOverflows` counts the times the
+    /// kernel said it dropped events meanwhile.
+    public func record(
+        _ snapshot: Snapshot, counters: [String: Double] = [:], missedSlots: Int = 0,
+        closeEvents: [CloseEvent] = [], closeOverflows: Int = 0
+    ) throws {
         var working = open
         var workingProcesses = processIDs
         var workingCounterIDs = counterIDs
@@ -160,14 +176,39 @@ public final class Recorder {
         feed.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
         let written = try database.transaction { () -> Int64 in
-            let sampleID = try insertSample(snapshot, counts: stateCounts, missedSlots: missedSlots)
+            let sampleID = try insertSample(snapshot, counts: stateCounts, missedSlots: missedSlots,
+                                            closeEvents: closeEvents.count, closeOverflows: closeOverflows)
+            // The newest event per socket; what a sampled socket does not claim was a
+            // socket too short to be sampled.
+            var unclaimed: [ConnectionKey: CloseEvent] = [:]
+            for closed in closeEvents { unclaimed[ConnectionKey(closed.socket)] = closed }
+            // A TCP socket entering TIME_WAIT is freed (its close event comes) and a
+            // TIME_WAIT socket with a new cookie takes its place: the same connection,
+            // found by its endpoints among those gone from this sample or closed by an event.
+            let present = Set(snapshot.sockets.lazy.map(ConnectionKey.init))
+            var goneByEndpoints: [EndpointsKey: ConnectionKey] = [:]
+            for (key, connection) in working where !present.contains(key) { goneByEndpoints[connection.endpoints] = key }
+            var closedByEndpoints: [EndpointsKey: ConnectionKey] = [:]
+            for (key, closed) in unclaimed { closedByEndpoints[EndpointsKey(closed.socket)] = key }
             for orphan in orphans {
                 event(sampleID, orphan, firstSample: nil, .closed, ChangeLog.closedDuringGap)
             }
             var seen = 0
             for socket in snapshot.sockets {
-                let key = ConnectionKey(socket)
+                var key = ConnectionKey(socket)
                 let owners = try ownerKeys(socket, &workingProcesses)
+                if working[key] == nil, socket.state == .timeWait, let before = goneByEndpoints.removeValue(forKey: EndpointsKey(socket)),
+                   var continued = working.removeValue(forKey: before) {
+                    // Its close event (old cookie) gives the final counters; it lives on.
+                    if let closed = unclaimed.removeValue(forKey: before) { Self.claim(closed, by: socket, &continued) }
+                    working[key] = continued
+                } else if working[key] == nil, socket.state == .timeWait, let closedKey = closedByEndpoints.removeValue(forKey: EndpointsKey(socket)),
+                          let closed = unclaimed.removeValue(forKey: closedKey) {
+                    // Opened and entered TIME_WAIT between two samples: first seen now,
+                    // with the counters its close event gave.
+                    key = ConnectionKey(socket)
+                    unclaimed[key] = closed
+                }
                 if var existing = working[key] {
                     if existing.seenIn == sampleID { continue }  // duplicate key within a sample
                     if existing.state != socket.state {
@@ -181,6 +222,11 @@ public final class Recorder {
                     }
                     existing.backlog = updateBacklog(socket, existing.backlog, id: existing.id, firstSample: existing.firstSample, sample: sampleID)
                     existing.seenIn = sampleID
+                    if let info = socket.tcpInfo { existing.totals = ConnectionTotals(info) }
+                    if let closed = unclaimed.removeValue(forKey: key) {
+                        Self.claim(closed, by: socket, &existing)
+                        try writeTotals(existing)
+                    }
                     working[key] = existing
                 } else {
                     let id = try insertConnection(socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed })
@@ -189,7 +235,14 @@ public final class Recorder {
                         event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
                     }
                     let backlog = updateBacklog(socket, nil, id: id, firstSample: sampleID, sample: sampleID)
-                    working[key] = OpenConnection(id: id, firstSample: sampleID, state: socket.state, owners: owners, backlog: backlog, seenIn: sampleID)
+                    var opened = OpenConnection(id: id, firstSample: sampleID, state: socket.state, owners: owners, backlog: backlog, seenIn: sampleID,
+                                                endpoints: EndpointsKey(socket))
+                    if let info = socket.tcpInfo { opened.totals = ConnectionTotals(info) }
+                    if let closed = unclaimed.removeValue(forKey: key) {
+                        Self.claim(closed, by: socket, &opened)
+                        try writeTotals(opened)
+                    }
+                    working[key] = opened
                 }
                 seen += 1
             }
@@ -199,13 +252,41 @@ public final class Recorder {
                 if let peak = connection.backlog {
                     event(sampleID, connection.id, firstSample: connection.firstSample, .backlogEnded, QueueCode.pack(recv: peak.recv, send: peak.send))
                 }
+                // Its close event, if one came, gives the true close time and the final
+                // counters; without one it closed between its last sample and this one.
+                var closedAt = connection.closedAt
+                var totals = connection.totals
+                if let closed = unclaimed.removeValue(forKey: key) {
+                    closedAt = closed.at
+                    if let info = closed.socket.tcpInfo { totals = ConnectionTotals(info) }
+                }
                 // In the first sample of a run, "gone" means it closed while no one was looking.
                 event(sampleID, connection.id, firstSample: nil, .closed, firstOfRun ? ChangeLog.closedDuringGap : nil)
-                try database.prepare("UPDATE connections SET last_sample = ?, closed_in_gap = ? WHERE id = ?")
-                    .run([.integer(previousSample ?? sampleID), .integer(firstOfRun ? 1 : 0), .integer(connection.id)])
+                try database.prepare("UPDATE connections SET last_sample = ?, closed_in_gap = ?, closed_at_ms = ?, totals = ? WHERE id = ?")
+                    .run([.integer(previousSample ?? sampleID), .integer(firstOfRun ? 1 : 0),
+                          closedAt.map { .integer(Clock.milliseconds($0)) } ?? .null,
+                          totals.map { .blob($0.encode()) } ?? .null, .integer(connection.id)])
                 gone.append(key)
             }
             for key in gone { working.removeValue(forKey: key) }
+            // Sockets that opened and closed between two samples: known only by their
+            // close event; an accepted one is owned by its listener's processes.
+            if !unclaimed.isEmpty {
+                let listeners = ListenerOwners(snapshot)
+                for closed in unclaimed.values.sorted(by: { $0.at < $1.at }) {
+                    let inferred = listeners.owners(accepting: closed.socket)
+                    var owners = Set<OwnerKey>()
+                    for owner in inferred { owners.formUnion(try ownerKeys(owner, &workingProcesses)) }
+                    let id = try insertConnection(closed.socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed },
+                                                  origin: inferred.isEmpty ? [.closeEvent] : [.closeEvent, .ownerInferred],
+                                                  closedAt: closed.at, totals: closed.socket.tcpInfo.map(ConnectionTotals.init))
+                    through = id
+                    for extra in owners.sorted(by: { $0.packed < $1.packed }).dropFirst() {
+                        event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
+                    }
+                    event(sampleID, id, firstSample: nil, .closed, nil)
+                }
+            }
             try flushEvents(sampleID)
             try database.prepare("UPDATE samples SET connections_through = ? WHERE id = ?").run([.integer(through), .integer(sampleID)])
             if samplesSincePresent >= PresentSet.keyframeEvery {
@@ -239,22 +320,46 @@ public final class Recorder {
         }
     }
 
-    private func insertSample(_ snapshot: Snapshot, counts: [Int: Int], missedSlots: Int) throws -> Int64 {
+    /// A close event claimed by a socket still in the sample: a socket now in
+    /// TIME_WAIT lives on under the same cookie (its end is the TIME_WAIT's); any other
+    /// closed during or right after the dump, and closes at the event once gone.
+    private static func claim(_ closed: CloseEvent, by socket: Socket, _ connection: inout OpenConnection) {
+        if let info = closed.socket.tcpInfo { connection.totals = ConnectionTotals(info) }
+        connection.closedAt = socket.state == .timeWait ? nil : closed.at
+    }
+
+    /// Writes a connection's final counters when its close event came while it
+    /// lives on (as TIME_WAIT): they are final already, and served from now on.
+    private func writeTotals(_ connection: OpenConnection) throws {
+        guard let totals = connection.totals else { return }
+        try database.prepare("UPDATE connections SET totals = ? WHERE id = ?").run([.blob(totals.encode()), .integer(connection.id)])
+    }
+
+    private func insertSample(_ snapshot: Snapshot, counts: [Int: Int], missedSlots: Int, closeEvents: Int, closeOverflows: Int) throws -> Int64 {
         let takenAt = Clock.milliseconds(snapshot.takenAt)
-        try database.prepare("INSERT INTO samples(taken_at_ms, run_id, duration_ms, sockets, problems, counts, missed_slots) VALUES(?, ?, ?, ?, ?, ?, ?)")
+        try database.prepare("""
+            INSERT INTO samples(taken_at_ms, run_id, duration_ms, sockets, problems, counts, missed_slots, close_events, close_overflows)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
             .run([.integer(takenAt), .integer(runID), .real(snapshot.duration * 1000),
                   .integer(Int64(snapshot.sockets.count)), .integer(snapshot.problems.isEmpty ? 0 : 1),
-                  .blob(StateCountsBlob.encode(counts: counts)), .integer(Int64(missedSlots))])
+                  .blob(StateCountsBlob.encode(counts: counts)), .integer(Int64(missedSlots)),
+                  .integer(Int64(closeEvents)), .integer(Int64(closeOverflows))])
         let id = database.lastInsertRowID
         try database.prepare("INSERT INTO sample_times(id, taken_at_ms) VALUES(?, ?)").run([.integer(id), .integer(takenAt)])
         return id
     }
 
-    private func insertConnection(_ socket: Socket, sampleID: Int64, owner: OwnerKey?) throws -> Int64 {
+    private func insertConnection(
+        _ socket: Socket, sampleID: Int64, owner: OwnerKey?,
+        origin: ConnectionOrigin = [], closedAt: Double? = nil, totals: ConnectionTotals? = nil
+    ) throws -> Int64 {
+        // A close-event-only row was never in a sample: it opened and closed before
+        // this one (last_sample = first_sample, with the true close time beside it).
         try database.prepare("""
             INSERT INTO connections(kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie,
-                                    first_sample, state, process_id, fd)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    first_sample, state, process_id, fd, origin, closed_at_ms, totals, last_sample)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).run([
             .integer(ConnectionKind.encode(socket.proto, socket.family)),
             .blob(AddressBytes.encode(socket.local.address)), .integer(Int64(socket.local.port)),
@@ -263,6 +368,8 @@ public final class Recorder {
             socket.cookie.map { .integer(Int64(bitPattern: $0)) } ?? .null,
             .integer(sampleID), .integer(Int64(socket.state.rawValue)),
             owner.map { .integer($0.process) } ?? .null, owner.map { .integer(Int64($0.fd)) } ?? .null,
+            .integer(origin.rawValue), closedAt.map { .integer(Clock.milliseconds($0)) } ?? .null,
+            totals.map { .blob($0.encode()) } ?? .null, origin.contains(.closeEvent) ? .integer(sampleID) : .null,
         ])
         return database.lastInsertRowID
     }
@@ -318,8 +425,16 @@ public final class Recorder {
     }
 
     private func ownerKeys(_ socket: Socket, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
+        try ownerKeys(socket.processes, &cache)
+    }
+
+    private func ownerKeys(_ owner: SocketOwner, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
+        try ownerKeys([owner], &cache)
+    }
+
+    private func ownerKeys(_ processes: [SocketOwner], _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
         var keys = Set<OwnerKey>()
-        for owner in socket.processes {
+        for owner in processes {
             let key = ProcessKey(pid: owner.pid, startTime: owner.startTime)
             let id: Int64
             if let known = cache[key] {
@@ -451,6 +566,24 @@ public struct Retention: Sendable {
     public init() {}
 }
 
+/// A connection's protocol and endpoints: not an identity (4-tuples are reused), but
+/// what ties a TIME_WAIT socket to the connection it succeeds within one sample.
+struct EndpointsKey: Hashable {
+    var proto: TransportProtocol
+    var local: Endpoint
+    var remote: Endpoint
+
+    init(proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+        self.proto = proto
+        self.local = local
+        self.remote = remote
+    }
+
+    init(_ socket: Socket) {
+        self.init(proto: socket.proto, local: socket.local, remote: socket.remote)
+    }
+}
+
 /// What identifies a connection across samples: the kernel's socket cookie (kept by
 /// the TIME_WAIT socket that replaces an ESTABLISHED one), or, from /proc which has
 /// no cookie, the protocol and both endpoints.
@@ -476,5 +609,30 @@ struct ConnectionKey: Hashable {
             self.local = local
             self.remote = remote
         }
+    }
+}
+
+/// The TCP listeners of a snapshot by port, to name the processes that accepted a
+/// connection seen only through its close event: its local address and port are a
+/// listener's (that address, or a wildcard one of its family; an IPv6 wildcard that
+/// is not v6only also takes IPv4).
+struct ListenerOwners {
+    private var byPort: [UInt16: [Socket]] = [:]
+
+    init(_ snapshot: Snapshot) {
+        for socket in snapshot.sockets where socket.proto == .tcp && socket.state == .listen && !socket.processes.isEmpty {
+            byPort[socket.local.port, default: []].append(socket)
+        }
+    }
+
+    /// The owners of the listener that accepted `socket`, or none.
+    func owners(accepting socket: Socket) -> [SocketOwner] {
+        guard socket.proto == .tcp, let listeners = byPort[socket.local.port] else { return [] }
+        let exact = listeners.first { $0.local.address == socket.local.address }
+        let wildcard = listeners.first { listener in
+            listener.local.address.isUnspecified
+                && (listener.family == socket.family || (listener.family == .ipv6 && socket.family == .ipv4 && listener.v6only != true))
+        }
+        return (exact ?? wildcard)?.processes ?? []
     }
 }

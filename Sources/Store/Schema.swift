@@ -130,6 +130,17 @@ enum Schema {
             ALTER TABLE runs ADD COLUMN boot_id TEXT;
             ALTER TABLE connections ADD COLUMN closed_in_gap INTEGER NOT NULL DEFAULT 0;
             """),
+        // The kernel's close events: a connection's exact close time and final
+        // counters, connections seen only through their close event (origin bit 0) and
+        // owners inferred from the listener that accepted them (origin bit 1); per
+        // sample, the events received and the times the kernel dropped some.
+        ("004_close_events", """
+            ALTER TABLE connections ADD COLUMN origin INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE connections ADD COLUMN closed_at_ms INTEGER;
+            ALTER TABLE connections ADD COLUMN totals BLOB;
+            ALTER TABLE samples ADD COLUMN close_events INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE samples ADD COLUMN close_overflows INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 }
 

@@ -84,6 +84,8 @@ enum ServeCommand {
 
         var recorder: Recorder?
         var history: HistoryAccess?
+        // The kernel's close events: every connection's end, even one shorter than a sample.
+        let closeEvents = CloseEventReader()
         // Checked even with --no-history: a mistyped flag is an error wherever it is.
         var retention = Retention()
         if let text = parsed.value("retention") { retention.rawSeconds = try parseDuration(text, option: "retention") }
@@ -97,7 +99,7 @@ enum ServeCommand {
                 return 1
             }
             let status = RecorderStatus()
-            history = HistoryAccess(readers: ReaderPool(path: path, status: status), status: status, path: path)
+            history = HistoryAccess(readers: ReaderPool(path: path, status: status), status: status, path: path, closeEvents: closeEvents)
         }
 
         // Signals are taken by sigwait on this thread; every thread started after this
@@ -125,10 +127,16 @@ enum ServeCommand {
         if let history { StandardError.line("netstatd: recording history in \(history.path)") }
         let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status, log: StandardError.line) }
         writer?.record(first, counters: stats.refresh())
+        if writer != nil {
+            if let reason = closeEvents.start() {
+                StandardError.line("netstatd: close events unavailable (\(reason)); connections shorter than a sample are not recorded")
+            }
+        }
         let sampler = Sampler(interval: interval) { missedSlots in
             let snapshot = live.refresh()
             let counters = stats.refresh()
-            writer?.record(snapshot, counters: counters, missedSlots: missedSlots)
+            let (events, overflows) = closeEvents.drain()
+            writer?.record(snapshot, counters: counters, missedSlots: missedSlots, closeEvents: events, closeOverflows: overflows)
         }
         try sampler.start()
 
@@ -136,6 +144,7 @@ enum ServeCommand {
         sigwait(&signals, &received)
         StandardError.line("netstatd: signal \(received), stopping")
         sampler.stop()
+        closeEvents.stop()
         server.stop()
         return 0
     }

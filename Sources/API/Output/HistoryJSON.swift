@@ -7,10 +7,15 @@ enum HistoryJSON {
     static func connection(_ connection: HistoricConnection, user: String, to json: inout JSONWriter) {
         json.beginObject()
         identity(connection, user: user, to: &json)
-        json.key("first_seen"); json.string(Timestamp.rfc3339(connection.firstSeen))
+        // A connection seen only through its close event opened at an unknown moment
+        // after the sample before its close: null, not a made-up time.
+        json.key("first_seen")
+        if connection.firstSeenKnown { json.string(Timestamp.rfc3339(connection.firstSeen)) } else { json.null() }
         json.key("last_seen")
         if let last = connection.lastSeen { json.string(Timestamp.rfc3339(last)) } else { json.null() }
         json.key("closed_during_gap"); json.bool(connection.closedDuringGap)
+        json.key("duration_ms"); if let duration = connection.durationMs { json.number(duration.rounded()) } else { json.null() }
+        json.key("totals"); totals(connection.totals, to: &json)
         json.key("states"); json.beginArray()
         for entry in connection.states {
             json.beginObject()
@@ -36,14 +41,30 @@ enum HistoryJSON {
         json.endObject()
     }
 
+    /// The final counters, or null where none are known.
+    static func totals(_ totals: ConnectionTotals?, to json: inout JSONWriter) {
+        guard let totals else { json.null(); return }
+        json.beginObject()
+        for (key, value) in [("bytes_sent", totals.bytesSent), ("bytes_received", totals.bytesReceived), ("segs_out", totals.segsOut),
+                             ("segs_in", totals.segsIn), ("retransmits", totals.retransmits), ("rtt_us", totals.rttUs),
+                             ("min_rtt_us", totals.minRttUs)] {
+            json.key(key)
+            if let value { json.number(value) } else { json.null() }
+        }
+        json.endObject()
+    }
+
     static func identity(_ connection: HistoricConnection, user: String, to json: inout JSONWriter) {
+        // The kernel's close event carries no uid or inode: unknown, not 0.
+        let sampled = !connection.origin.contains(.closeEvent)
         json.key("proto"); json.string(connection.proto.rawValue)
         json.key("family"); json.string(connection.family.rawValue)
         json.key("local"); SocketJSON.endpoint(connection.local, to: &json)
         json.key("remote"); SocketJSON.endpoint(connection.remote, to: &json)
-        json.key("uid"); json.number(connection.uid)
-        json.key("user"); json.string(user)
-        json.key("inode"); json.number(connection.inode)
+        json.key("seen"); json.string(sampled ? "sampled" : "close_event")
+        json.key("uid"); if sampled { json.number(connection.uid) } else { json.null() }
+        json.key("user"); if sampled { json.string(user) } else { json.null() }
+        json.key("inode"); if sampled { json.number(connection.inode) } else { json.null() }
         json.key("cookie")
         if let cookie = connection.cookie { json.number(cookie) } else { json.null() }
     }
@@ -54,6 +75,7 @@ enum HistoryJSON {
         json.key("name"); json.string(owner.name)
         json.key("fd"); json.number(owner.fd)
         json.key("start_time"); json.number(owner.startTime)
+        json.key("owner_inferred"); json.bool(owner.inferred)
         json.key("from"); json.string(Timestamp.rfc3339(owner.from))
         json.key("to")
         if let to = owner.to { json.string(Timestamp.rfc3339(to)) } else { json.null() }

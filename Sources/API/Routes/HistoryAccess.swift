@@ -1,3 +1,4 @@
+import Service
 import Store
 
 /// What history routes need: readers for the file and how the writer is doing.
@@ -8,10 +9,13 @@ public struct HistoryAccess: Sendable {
     public let status: RecorderStatus
     /// The file's path (for its size in /status).
     public let path: String
+    /// The reader of the kernel's close events feeding history, when there is one.
+    public let closeEvents: CloseEventReader?
 
-    public init(readers: ReaderPool, status: RecorderStatus, path: String) {
+    public init(readers: ReaderPool, status: RecorderStatus, path: String, closeEvents: CloseEventReader? = nil) {
         self.readers = readers
         self.status = status
         self.path = path
+        self.closeEvents = closeEvents
     }
 }

@@ -281,6 +281,8 @@ enum HistoryRoutes {
             json.key("sockets"); json.number(sample.sockets)
             json.key("problems"); json.bool(sample.problems)
             json.key("missed_slots"); json.number(sample.missedSlots)
+            json.key("close_events"); json.number(sample.closeEvents)
+            json.key("close_events_overflows"); json.number(sample.closeOverflows)
             json.endObject()
         }
         json.endArray()
@@ -330,7 +332,12 @@ enum HistoryRoutes {
                 for owner in event.owners { HistoryJSON.owner(owner, to: &json) }
                 json.endArray()
             }
-            if event.kind == .closed { json.key("closed_during_gap"); json.bool(event.closedDuringGap) }
+            if event.kind == .closed {
+                json.key("closed_during_gap"); json.bool(event.closedDuringGap)
+                json.key("closed_at"); if let at = event.connection.closedAt { json.string(Timestamp.rfc3339(at)) } else { json.null() }
+                json.key("totals"); HistoryJSON.totals(event.connection.totals, to: &json)
+                json.key("duration_ms"); if let duration = event.connection.durationMs { json.number(duration.rounded()) } else { json.null() }
+            }
             if let queues = event.queues {
                 json.key(event.kind == .backlogEnded ? "peak" : "queues"); json.beginObject()
                 json.key("recv_q"); json.number(queues.recv)

@@ -77,6 +77,20 @@ enum MetaRoutes {
             if let seconds = writer.lastWriteSeconds { json.number((seconds * 1e6).rounded() / 1e3) } else { json.null() }
             json.key("writer_lag_seconds")
             if let at = writer.lastWrittenAt { json.number(((Clock.wallSeconds() - at) * 10).rounded() / 10) } else { json.null() }
+            json.key("close_events")
+            if let reader = history.closeEvents {
+                let events = reader.statistics
+                json.beginObject()
+                json.key("running"); json.bool(events.running)
+                json.key("unavailable"); if let reason = events.unavailable { json.string(reason) } else { json.null() }
+                json.key("received"); json.number(events.received)
+                json.key("overflows"); json.number(events.overflows)
+                json.key("dropped"); json.number(events.dropped)
+                json.key("receive_buffer_bytes"); json.number(events.receiveBufferBytes)
+                json.endObject()
+            } else {
+                json.null()
+            }
             json.endObject()
         } else {
             json.null()

@@ -114,6 +114,15 @@ enum MetricsRoute {
             sample("netstatd_history_writes_failed_total", [], Double(writer.failed))
             family("netstatd_history_database_bytes", "gauge", "Size of the history file and its WAL.")
             sample("netstatd_history_database_bytes", [], Double(fileSize(history.path) + fileSize(history.path + "-wal")))
+            if let reader = history.closeEvents {
+                let events = reader.statistics
+                family("netstatd_close_events_total", "counter", "Socket close events received from the kernel.")
+                sample("netstatd_close_events_total", [], Double(events.received))
+                family("netstatd_close_events_lost_total", "counter", "Close events dropped because netstatd's queue was full.")
+                sample("netstatd_close_events_lost_total", [], Double(events.dropped))
+                family("netstatd_close_events_overflows_total", "counter", "Times the kernel dropped close events because netstatd fell behind (ENOBUFS).")
+                sample("netstatd_close_events_overflows_total", [], Double(events.overflows))
+            }
         }
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out)
     }

@@ -1,0 +1,141 @@
+import Foundation
+import Glibc
+import Sampling
+import Service
+import Store
+import TestSupport
+import Testing
+
+/// Connections shorter than a sample reach history through the kernel's close events:
+/// real loopback connections, the real reader thread, a real SQLite file.
+@Suite(.enabled(if: TestEnvironment.isRoot, "the close-event groups need CAP_NET_ADMIN"))
+struct CloseEventHistoryTests {
+    /// A TCP listener on 127.0.0.1 held by this process.
+    static func listener() throws -> (fd: Int32, port: UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
+        _ = Glibc.listen(fd, 512)
+        var length = size
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Connects to `port`, sends `bytes`, lets the server read them all; returns both
+    /// ends and the client's port.
+    static func connection(to port: UInt16, listener: Int32, sending bytes: Int) throws -> (client: Int32, server: Int32, clientPort: UInt16) {
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        address.sin_port = port.bigEndian
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, size) } }
+        guard connected == 0 else { throw CommandError(message: "connect: errno \(errno)") }
+        let server = accept(listener, nil, nil)
+        let payload = [UInt8](repeating: 1, count: bytes)
+        var sent = 0
+        while sent < bytes { sent += max(0, payload.withUnsafeBytes { write(client, $0.baseAddress! + sent, bytes - sent) }) }
+        var sink = [UInt8](repeating: 0, count: 65536)
+        var got = 0
+        while got < bytes {
+            let n = read(server, &sink, sink.count)
+            if n <= 0 { break }
+            got += n
+        }
+        var local = sockaddr_in()
+        var length = size
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(client, $0, &length) } }
+        return (client, server, UInt16(bigEndian: local.sin_port))
+    }
+
+    static func collector() -> Collector {
+        var options = CollectorOptions()
+        options.tcpInfo = true
+        return Collector(options: options)
+    }
+
+    @Test("300 connections living between two samples: every server socket in history with its bytes, close time and inferred owner")
+    func shortConnectionsReachHistory() throws {
+        let dir = try Synthetic.temporaryDirectory("close-events")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let reader = CloseEventReader()
+        #expect(reader.start() == nil)
+        defer { reader.stop() }
+        let (listenFD, port) = try Self.listener()
+        defer { close(listenFD) }
+        let collector = Self.collector()
+        let recorder = try Recorder(path: path, version: "test")
+        _ = reader.drain()
+        try recorder.record(collector.sample())
+        // A long connection, sampled while open, that closes later.
+        let long = try Self.connection(to: port, listener: listenFD, sending: 10)
+        try recorder.record(collector.sample(), closeEvents: reader.drain().events)
+        var closedAt: [UInt16: Double] = [:]
+        var sentBy: [UInt16: Int] = [:]
+        for index in 0..<300 {
+            let bytes = 100 + index * 7
+            let pair = try Self.connection(to: port, listener: listenFD, sending: bytes)
+            // The client closes first: it goes on in TIME_WAIT under the same cookie.
+            close(pair.client)
+            close(pair.server)
+            closedAt[pair.clientPort] = Clock.wallSeconds()
+            sentBy[pair.clientPort] = bytes
+        }
+        close(long.client)
+        close(long.server)
+        let longClosed = Clock.wallSeconds()
+        usleep(300_000)
+        let drained = reader.drain()
+        try recorder.record(collector.sample(), closeEvents: drained.events, closeOverflows: drained.overflows)
+        #expect(drained.overflows == 0)
+
+        let history = try HistoryReader(path: path)
+        let all = try history.connections(from: 0, to: Clock.wallSeconds() + 1, after: 0, limit: 100_000)
+        let serverSide = all.filter { $0.local.port == port && sentBy[$0.remote.port] != nil }
+        #expect(serverSide.count == 300, "server-side sockets in history: \(serverSide.count) of 300")
+        for connection in serverSide {
+            let clientPort = connection.remote.port
+            #expect(connection.origin.contains(.closeEvent), "seen only through its close event")
+            // The kernel counts sequence space: the peer's FIN adds one (net/ipv4/tcp_input.c).
+            #expect(connection.totals?.bytesReceived == UInt64(sentBy[clientPort]! + 1), "bytes of \(clientPort)")
+            let end = try #require(connection.lastSeen)
+            #expect(abs(end - closedAt[clientPort]!) < 0.1, "closed within 100 ms of the real close")
+            #expect(connection.owners.map(\.pid) == [getpid()] && connection.owners.allSatisfy(\.inferred), "the listener's owner, inferred")
+            #expect(connection.durationMs == nil && !connection.firstSeenKnown)
+        }
+        let clientSide = all.filter { sentBy[$0.local.port] != nil && $0.remote.port == port }
+        #expect(clientSide.count == 300, "one row per client socket")
+        #expect(Set(clientSide.map(\.local.port)).count == 300, "no client socket twice, though its TIME_WAIT was sampled after its close event")
+        // bytes_acked counts sequence space as ss shows it: the SYN and the FIN add one each.
+        #expect(clientSide.allSatisfy { $0.totals?.bytesSent == UInt64(sentBy[$0.local.port]! + 2) }, "the client's final bytes_acked")
+        let longServer = try #require(all.first { $0.local.port == port && $0.remote.port == long.clientPort })
+        #expect(!longServer.origin.contains(.closeEvent) && longServer.firstSeenKnown)
+        #expect(abs((longServer.closedAt ?? 0) - longClosed) < 0.1, "a sampled connection's close time comes from its event")
+        #expect(longServer.durationMs != nil)
+        // In the event feed: the short server sockets open and close with their totals.
+        let feed = try history.events(after: .start, limit: 100_000).filter { $0.connection.local.port == port && sentBy[$0.connection.remote.port] != nil }
+        #expect(feed.filter { $0.kind == .closed }.count == 300)
+        #expect(feed.filter { $0.kind == .opened }.allSatisfy { $0.owners.first?.inferred == true })
+    }
+
+    @Test("a receive buffer too small for a burst: the kernel's drops are counted, not hidden")
+    func overflowsAreCounted() throws {
+        let events = try CloseEventSocket(receiveBuffer: 1024)
+        let (listenFD, port) = try Self.listener()
+        defer { close(listenFD) }
+        for _ in 0..<400 {
+            let pair = try Self.connection(to: port, listener: listenFD, sending: 1)
+            close(pair.client)
+            close(pair.server)
+        }
+        var received = 0
+        let outcome = try events.receive(timeoutMs: 100) { _ in received += 1 }
+        #expect(outcome.overflows >= 1, "received \(received) of 800 events and no overflow reported")
+        #expect(received < 800)
+    }
+}

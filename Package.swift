@@ -45,5 +45,10 @@ let package = Package(
             name: "APITests",
             dependencies: ["API", "HTTP", "Sampling", "Store", "TestSupport"],
             resources: [.copy("Fixtures")]),
+        // The executable itself: --config and token files in-process; the real binary
+        // under setpriv.
+        .testTarget(
+            name: "NetstatdTests",
+            dependencies: ["netstatd", "API", "Sampling", "TestSupport"]),
     ]
 )

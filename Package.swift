@@ -46,9 +46,10 @@ let package = Package(
             dependencies: ["API", "HTTP", "Sampling", "Store", "TestSupport"],
             resources: [.copy("Fixtures")]),
         // The executable itself: --config and token files in-process; the real binary
-        // under setpriv.
+        // under setpriv, with Prometheus, and (opt-in) installed from its .deb.
         .testTarget(
             name: "NetstatdTests",
-            dependencies: ["netstatd", "API", "Sampling", "TestSupport"]),
+            dependencies: ["netstatd", "API", "Sampling", "TestSupport"],
+            resources: [.copy("Fixtures")]),
     ]
 )

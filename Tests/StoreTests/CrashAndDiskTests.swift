@@ -29,6 +29,13 @@ struct CrashAndDiskTests {
             server.arguments = ["serve", "--listen", "127.0.0.1:0", "--interval", "0.1", "--db", path]
             server.standardError = FileHandle.nullDevice
             try server.run()
+            // On a loaded machine the first write can take longer than the delay below:
+            // wait (at most 10 s) until this run has written a sample.
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline, server.isRunning,
+                  ((try? HistoryReader(path: path).samples(from: 0, to: .infinity, limit: 100_000).count) ?? 0) <= previousSamples {
+                usleep(20_000)
+            }
             // Die at a different point of the write cycle each round.
             usleep(UInt32(250_000 + (round * 37_000) % 200_000))
             kill(server.processIdentifier, SIGKILL)

@@ -10,7 +10,9 @@ struct TokenFile {
 
     /// A token and, when the file's mode lets group or others read it, a warning.
     struct Reading {
+        /// The token, without surrounding whitespace.
         var token: String
+        /// Said once per reading when group or others can read the file.
         var warning: String?
     }
 

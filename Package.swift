@@ -53,5 +53,11 @@ let package = Package(
             name: "APITests",
             dependencies: ["API", "HTTP", "Sampling", "Service", "Store", "TestSupport"],
             resources: [.copy("Fixtures")]),
+        // The executable itself: --config and token files in-process; the real binary
+        // under setpriv, with Prometheus, and (opt-in) installed from its .deb.
+        .testTarget(
+            name: "NetstatdTests",
+            dependencies: ["netstatd", "API", "Sampling", "TestSupport"],
+            resources: [.copy("Fixtures")]),
     ]
 )

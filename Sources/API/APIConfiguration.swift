@@ -1,7 +1,16 @@
+import Sampling
+
 /// What the API serves and to whom.
 public struct APIConfiguration: Sendable {
     /// Bearer token every path but /healthz requires; nil serves without auth.
-    public var token: String?
+    public var token: String? {
+        get { bearer.current }
+        set { bearer = BearerToken(newValue) }
+    }
+    /// Holds `token`; `serve` replaces its value when SIGHUP re-reads the token file.
+    public var bearer = BearerToken(nil)
+    /// The capabilities probed at start, served by /api/v1/status; nil when not probed.
+    public var capabilities: Capabilities?
     /// Origin allowed to read the API from a browser (`Access-Control-Allow-Origin`), or `*`.
     public var corsOrigin: String?
     /// Serve process command lines (they can hold secrets).

@@ -549,7 +549,7 @@ components:
     Status:
       type: object
       additionalProperties: false
-      required: [version, uptime_seconds, samples, samples_with_problems, last_sample, auth]
+      required: [version, uptime_seconds, samples, samples_with_problems, last_sample, auth, capabilities]
       properties:
         version: {type: string}
         uptime_seconds: {type: number}
@@ -566,6 +566,19 @@ components:
             source: {type: string, enum: [netlink, procfs]}
             problems: {$ref: "#/components/schemas/Problems"}
         auth: {type: boolean}
+        capabilities:
+          type: [object, "null"]
+          description: >-
+            What the process's effective capabilities allow, one entry per feature (null when
+            they were not probed). A feature that is not available names the capabilities it
+            needs; sampling works without any of them.
+          additionalProperties: false
+          required: [other_users_owners, socket_close_events, large_netlink_buffers, other_network_namespaces]
+          properties:
+            other_users_owners: {$ref: "#/components/schemas/CapabilityFeature"}
+            socket_close_events: {$ref: "#/components/schemas/CapabilityFeature"}
+            large_netlink_buffers: {$ref: "#/components/schemas/CapabilityFeature"}
+            other_network_namespaces: {$ref: "#/components/schemas/CapabilityFeature"}
         history:
           type: [object, "null"]
           additionalProperties: false
@@ -593,6 +606,17 @@ components:
                 overflows: {type: integer, description: Times the kernel dropped events (ENOBUFS)}
                 dropped: {type: integer, description: Events dropped because netstatd's queue was full}
                 receive_buffer_bytes: {type: integer}
+    CapabilityFeature:
+      type: object
+      additionalProperties: false
+      required: [description, available]
+      properties:
+        description: {type: string, example: "owners of other users' sockets"}
+        available: {type: boolean}
+        needs:
+          type: array
+          description: The missing capabilities (present only when available is false)
+          items: {type: string, enum: [CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_ADMIN]}
     Health:
       type: object
       additionalProperties: false

@@ -12,6 +12,9 @@ struct OptionSpec {
     var value: String?
     /// One line of help.
     var help: String
+    /// What its value must be; checked wherever the value comes from (the command
+    /// line or a `--config` file), so each option is defined once for both.
+    var kind: OptionKind = .text
 }
 
 /// The parsed arguments of one subcommand.
@@ -20,6 +23,8 @@ struct ParsedOptions {
     var flags: Set<String> = []
     /// Values of the options given, by long name (the last one wins).
     var values: [String: String] = [:]
+    /// Every long name given, including flags turned off with `--flag=false`.
+    var mentioned: Set<String> = []
 
     /// Whether flag `long` was given.
     func has(_ long: String) -> Bool { flags.contains(long) }
@@ -34,6 +39,20 @@ struct ParsedOptions {
             throw UsageError("--\(long) \(text): expected a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
+    }
+
+    /// These options with `other`'s underneath: what `self` mentions wins, the rest
+    /// comes from `other` (the command line over a `--config` file).
+    func overriding(_ other: ParsedOptions) -> ParsedOptions {
+        var merged = other
+        for name in mentioned {
+            merged.flags.remove(name)
+            merged.values[name] = nil
+        }
+        merged.flags.formUnion(flags)
+        merged.values.merge(values) { _, mine in mine }
+        merged.mentioned.formUnion(mentioned)
+        return merged
     }
 }
 
@@ -64,6 +83,7 @@ func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOp
             guard let option = spec(long: name) else {
                 throw UsageError("unknown option --\(name)")
             }
+            parsed.mentioned.insert(name)
             if option.value != nil {
                 if let inline {
                     parsed.values[name] = inline
@@ -72,8 +92,14 @@ func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOp
                     parsed.values[name] = arguments[index]
                     index += 1
                 }
+                try option.kind.check(parsed.values[name]!, option: name)
+            } else if let inline {
+                // `--flag=false` turns off what a --config file turned on.
+                guard let on = OptionKind.flagValue(inline) else {
+                    throw UsageError("--\(name)=\(inline): expected true or false (or just --\(name))")
+                }
+                if on { parsed.flags.insert(name) } else { parsed.flags.remove(name) }
             } else {
-                guard inline == nil else { throw UsageError("--\(name) takes no value") }
                 parsed.flags.insert(name)
             }
         } else if argument.hasPrefix("-") && argument.count > 1 {
@@ -82,6 +108,7 @@ func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOp
                 guard let option = specs.first(where: { $0.short == letter }) else {
                     throw UsageError("unknown option -\(letter)")
                 }
+                parsed.mentioned.insert(option.long)
                 if option.value != nil {
                     // `-xVALUE` or `-x VALUE`, only as the last letter of a cluster.
                     let rest = String(letters[(position + 1)...])
@@ -92,6 +119,7 @@ func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOp
                         parsed.values[option.long] = arguments[index]
                         index += 1
                     }
+                    try option.kind.check(parsed.values[option.long]!, option: option.long)
                     break
                 }
                 parsed.flags.insert(option.long)

@@ -9,30 +9,37 @@ import Store
 /// `netstatd serve`: samples on an interval and answers the HTTP API until SIGTERM/SIGINT.
 enum ServeCommand {
     static let specs: [OptionSpec] = [
-        OptionSpec(long: "listen", value: "HOST:PORT", help: "Address to listen on (default 127.0.0.1:7878; [::1]:7878 for IPv6)."),
-        OptionSpec(long: "db", value: "PATH", help: "SQLite file for history (default ./netstatd.db)."),
+        OptionSpec(long: "config", value: "PATH", help: "Read options from PATH: 'name = value' lines, names as these flags; flags given here win.", kind: .path),
+        OptionSpec(long: "listen", value: "HOST:PORT", help: "Address to listen on (default 127.0.0.1:7878; [::1]:7878 for IPv6).", kind: .listen),
+        OptionSpec(long: "db", value: "PATH", help: "SQLite file for history (default ./netstatd.db).", kind: .path),
         OptionSpec(long: "no-history", help: "Keep no history (live endpoints only)."),
-        OptionSpec(long: "retention", value: "DURATION", help: "Keep raw history this long (default 7d)."),
-        OptionSpec(long: "series-retention", value: "DURATION", help: "Keep downsampled state counts this long (default 90d)."),
-        OptionSpec(long: "interval", value: "SECONDS", help: "Seconds between samples (default 5)."),
-        OptionSpec(long: "token-file", value: "PATH", help: "File holding the bearer token (or set NETSTATD_TOKEN)."),
+        OptionSpec(long: "retention", value: "DURATION", help: "Keep raw history this long (default 7d).", kind: .duration),
+        OptionSpec(long: "series-retention", value: "DURATION", help: "Keep downsampled state counts this long (default 90d).", kind: .duration),
+        OptionSpec(long: "interval", value: "SECONDS", help: "Seconds between samples (default 5).", kind: .seconds(0.1...3600)),
+        OptionSpec(long: "token-file", value: "PATH", help: "File holding the bearer token (or set NETSTATD_TOKEN); SIGHUP re-reads it.", kind: .path),
         OptionSpec(long: "insecure-no-auth", help: "Serve a non-loopback address without a token."),
-        OptionSpec(long: "tls-cert", value: "PATH", help: "PEM certificate: serve HTTPS."),
-        OptionSpec(long: "tls-key", value: "PATH", help: "PEM private key for --tls-cert."),
+        OptionSpec(long: "tls-cert", value: "PATH", help: "PEM certificate: serve HTTPS.", kind: .path),
+        OptionSpec(long: "tls-key", value: "PATH", help: "PEM private key for --tls-cert.", kind: .path),
         OptionSpec(long: "cors-origin", value: "ORIGIN", help: "Let a dashboard on ORIGIN (or *) read the API."),
         OptionSpec(long: "expose-cmdline", help: "Serve process command lines (they can hold secrets)."),
-        OptionSpec(long: "proc-root", value: "DIR", help: "The proc tree to read (default $PROC_ROOT or /proc)."),
-        OptionSpec(long: "threads", value: "N", help: "HTTP worker threads (default: number of CPUs, at least 2)."),
+        OptionSpec(long: "proc-root", value: "DIR", help: "The proc tree to read (default $PROC_ROOT or /proc).", kind: .path),
+        OptionSpec(long: "threads", value: "N", help: "HTTP worker threads (default: number of CPUs, at least 2).", kind: .integer(1...64)),
         OptionSpec(long: "log-requests", help: "Log one line per request to stderr."),
     ]
 
+    /// The options a `--config` file may set: all but `config` itself.
+    static var configSpecs: [OptionSpec] { specs.filter { $0.long != "config" } }
+
     static func main(_ arguments: [String]) throws -> Int32 {
-        let parsed = try parseOptions(arguments, specs: specs)
+        var parsed = try parseOptions(arguments, specs: specs)
         if parsed.has("help") {
-            print(helpText(usage: "netstatd serve [--listen HOST:PORT] [--interval SECONDS] [options]",
+            print(helpText(usage: "netstatd serve [--config PATH] [--listen HOST:PORT] [--interval SECONDS] [options]",
                            abstract: "Sample sockets on an interval and serve them as JSON over HTTP.", specs: specs,
-                           discussion: "Examples:\n  netstatd serve\n  curl -s localhost:7878/api/v1/listeners | jq\n  NETSTATD_TOKEN=s3cret netstatd serve --listen 0.0.0.0:7878"))
+                           discussion: "Examples:\n  netstatd serve\n  curl -s localhost:7878/api/v1/listeners | jq\n  NETSTATD_TOKEN=s3cret netstatd serve --listen 0.0.0.0:7878\n  netstatd serve --config /etc/netstatd/netstatd.conf --log-requests"))
             return 0
+        }
+        if let path = parsed.value("config") {
+            parsed = parsed.overriding(try ConfigFile.load(path, specs: configSpecs))
         }
         let environment = currentEnvironment()
         let (host, port) = try parseListen(parsed.value("listen") ?? "127.0.0.1:7878")
@@ -46,11 +53,11 @@ enum ServeCommand {
         api.exposeCommandLines = parsed.has("expose-cmdline")
         api.logRequests = parsed.has("log-requests")
         api.openAPIDocument = OpenAPIDocument.yaml
-        if let path = parsed.value("token-file") {
-            guard let text = try? readText(path) else { throw UsageError("--token-file \(path): cannot be read") }
-            let token = text.trimmingWhitespace()
-            guard !token.isEmpty else { throw UsageError("--token-file \(path): the file is empty") }
-            api.token = token
+        let tokenFile = parsed.value("token-file").map { TokenFile(path: $0) }
+        if let tokenFile {
+            let reading = try tokenFile.read()
+            if let warning = reading.warning { StandardError.line("netstatd: warning: \(warning)") }
+            api.token = reading.token
         } else if let token = environment["NETSTATD_TOKEN"]?.trimmingWhitespace(), !token.isEmpty {
             api.token = token
         }
@@ -79,7 +86,6 @@ enum ServeCommand {
         options.tcpInfo = true
         // The owner cache is trusted for about a minute, then everything is walked again.
         options.fullOwnerWalkEvery = max(2, Int(60 / interval))
-        APIVersion.string = NetstatdVersion.string
         let live = LiveView(collector: Collector(options: options))
 
         var recorder: Recorder?
@@ -93,7 +99,7 @@ enum ServeCommand {
         if !parsed.has("no-history") {
             let path = parsed.value("db") ?? "./netstatd.db"
             do {
-                recorder = try Recorder(path: path, version: NetstatdVersion.string, retention: retention)
+                recorder = try Recorder(path: path, version: APIVersion.string, retention: retention)
             } catch {
                 StandardError.line("netstatd serve: cannot use --db \(path): \(error)")
                 return 1
@@ -108,6 +114,13 @@ enum ServeCommand {
         sigemptyset(&signals)
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        // Probed from this process, never from --proc-root (which may be another machine's).
+        do {
+            api.capabilities = try Capabilities.read()
+        } catch {
+            StandardError.line("netstatd: cannot tell which capabilities this process has (\(error)); /api/v1/status shows capabilities: null")
+        }
 
         let stats = StatsView(procRoot: options.procRoot)
         stats.refresh()
@@ -124,6 +137,7 @@ enum ServeCommand {
         let scheme = http.tlsCertificatePEM == nil ? "http" : "https"
         let shownHost = http.host.contains(":") ? "[\(http.host)]" : http.host
         StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
+        if let capabilities = api.capabilities { StandardError.line("netstatd: capabilities: \(capabilities.summary)") }
         if let history { StandardError.line("netstatd: recording history in \(history.path)") }
         let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status, log: StandardError.line) }
         writer?.record(first, counters: stats.refresh())
@@ -141,7 +155,13 @@ enum ServeCommand {
         try sampler.start()
 
         var received: Int32 = 0
-        sigwait(&signals, &received)
+        while sigwait(&signals, &received) == 0 && received == SIGHUP {
+            if let tokenFile {
+                tokenFile.reload(into: api.bearer, log: StandardError.line)
+            } else {
+                StandardError.line("netstatd: SIGHUP: no --token-file to re-read; nothing changed")
+            }
+        }
         StandardError.line("netstatd: signal \(received), stopping")
         sampler.stop()
         closeEvents.stop()
@@ -163,22 +183,10 @@ enum ServeCommand {
 
     /// Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`.
     static func parseListen(_ text: String) throws -> (String, UInt16) {
-        var host = "127.0.0.1"
-        var portText = text
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw UsageError("--listen \(text): expected [IPV6]:PORT") }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            portText = String(text[text.index(after: close)...].dropFirst())
-        } else if let colon = text.lastIndex(of: ":") {
-            let before = String(text[..<colon])
-            if before.contains(":") { throw UsageError("--listen \(text): put an IPv6 address in brackets, e.g. [::1]:7878") }
-            if !before.isEmpty { host = before }
-            portText = String(text[text.index(after: colon)...])
+        switch ListenAddress.parse(text) {
+        case .success(let address): return address
+        case .failure(let problem): throw UsageError("--listen \(text): \(problem.message)")
         }
-        guard let port = UInt16(portText) else {
-            throw UsageError("--listen \(text): the port must be a number from 0 to 65535")
-        }
-        return (host, port)
     }
 }
 

@@ -1,12 +1,8 @@
+import API
 import Glibc
 
 // netstatd's entry point: picks the subcommand and turns usage mistakes into a
 // message with a pointer to --help (exit 64, EX_USAGE) rather than a trap.
-
-/// The version printed by `--version` and served by /api/v1/status.
-enum NetstatdVersion {
-    static let string = "0.1.0"
-}
 
 /// A subcommand: its name, one line for the overview, and how to run it.
 struct Subcommand {
@@ -27,7 +23,7 @@ let subcommands: [Subcommand] = [
 
 @MainActor func overview() -> String {
     var lines = [
-        "netstatd \(NetstatdVersion.string): netstat as a service: sockets, owners and history over HTTP.",
+        "netstatd \(APIVersion.string): netstat as a service: sockets, owners and history over HTTP.",
         "", "usage: netstatd <subcommand> [options]", "", "subcommands:",
     ]
     for command in subcommands where !command.hidden {
@@ -44,7 +40,7 @@ guard let first = arguments.first else {
 }
 switch first {
 case "--version", "-V", "version":
-    print(NetstatdVersion.string)
+    print(APIVersion.string)
     exit(0)
 case "--help", "-h", "help":
     print(overview())
@@ -56,6 +52,9 @@ default:
     }
     do {
         exit(try command.run(Array(arguments.dropFirst())))
+    } catch let error as ConfigError {
+        StandardError.line("netstatd \(command.name): \(error.message)")
+        exit(78)
     } catch let error as UsageError {
         StandardError.line("netstatd \(command.name): \(error.message)\nSee 'netstatd \(command.name) --help'.")
         exit(64)

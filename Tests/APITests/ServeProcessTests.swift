@@ -149,15 +149,22 @@ struct ReadmeExampleTests {
     static func examples() throws -> [String] {
         let readme = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         var commands: [String] = []
-        var inBlock = false
+        var block: String?
         for line in readme.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("```") { inBlock.toggle(); continue }
-            guard inBlock else { continue }
+            if line.hasPrefix("```") {
+                block = block == nil ? String(line.dropFirst(3)) : nil
+                continue
+            }
+            guard let kind = block, kind == "console" || kind == "sh" else { continue }
             var command = String(line)
-            if command.hasPrefix("$ ") { command.removeFirst(2) }
+            // In a console block only `$ ` lines are commands; the rest is their output.
+            if kind == "console" {
+                guard command.hasPrefix("$ ") else { continue }
+                command.removeFirst(2)
+            }
             guard command.hasPrefix("curl ") || command.hasPrefix("netstatd ") else { continue }
-            // Needs files this machine does not have.
-            if command.contains("sosreport/") { continue }
+            // Needs files this machine does not have, or runs until stopped.
+            if command.contains("sosreport/") || command.hasPrefix("netstatd serve") { continue }
             commands.append(command)
         }
         return commands

@@ -58,6 +58,7 @@ enum MetaRoutes {
             json.null()
         }
         json.key("auth"); json.bool(context.configuration.token != nil)
+        json.key("capabilities"); CapabilitiesJSON.write(context.configuration.capabilities, to: &json)
         json.key("history")
         if let history = context.history {
             let writer = history.status.current
@@ -103,12 +104,6 @@ enum MetaRoutes {
     static func openAPI(_ context: RouteContext) throws -> HTTPResponse {
         HTTPResponse(status: 200, contentType: "application/yaml", body: Array(context.configuration.openAPIDocument.utf8))
     }
-}
-
-/// The version the API reports; the executable passes its own.
-public enum APIVersion {
-    /// Set once at start by the executable.
-    nonisolated(unsafe) public static var string = "0.0.0"
 }
 
 /// The size of a file in bytes, 0 when it does not exist.

@@ -83,6 +83,10 @@ enum MetricsRoute {
         for (labels, entry) in labelled { sample("netstatd_listen_backlog", labels, entry.backlog) }
         family("netstatd_listeners", "gauge", "TCP listening sockets on an address and port (more than one with SO_REUSEPORT).")
         for (labels, entry) in labelled { sample("netstatd_listeners", labels, Double(entry.count)) }
+        family("netstatd_tcp_close_wait_sockets", "gauge", "TCP sockets in CLOSE_WAIT by service port: inbound counts a local listening port, outbound a remote port.")
+        for row in CloseWaitPorts.count(snapshot) {
+            sample("netstatd_tcp_close_wait_sockets", [("port", String(row.port)), ("direction", row.direction.rawValue)], Double(row.count))
+        }
         // Kernel counters: one family per counter, `_total` for monotonic counters;
         // the HELP/TYPE lines and names are built once per counter layout.
         let prefixes = MetricNames.shared.prefixes(for: stats)
@@ -127,7 +131,8 @@ enum MetricsRoute {
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out)
     }
 
-    /// `RetransSegs` -> `retrans_segs`, `TCPLostRetransmit` -> `tcp_lost_retransmit`.
+    /// `RetransSegs` -> `retrans_segs`, `TCPLostRetransmit` -> `tcp_lost_retransmit`,
+    /// `MPJoinAckHMacFailure` -> `mp_join_ack_hmac_failure`.
     static func snake(_ name: String) -> String {
         var out = ""
         let characters = Array(name)
@@ -143,7 +148,32 @@ enum MetricsRoute {
                 out += "_"
             }
         }
-        return out
+        return joiningUnitLookalikes(out)
+    }
+
+    /// What promtool's lint reads as an abbreviated unit when it stands alone between
+    /// underscores (prometheus/client_golang, prometheus/testutil/promlint).
+    static let unitAbbreviations: Set<Substring> = ["s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d"]
+
+    /// Joins a word that looks like a unit to the word after it (`h_mac` -> `hmac`) or,
+    /// at the end, before it: a kernel name such as `HMac` is not a duration.
+    static func joiningUnitLookalikes(_ snake: String) -> String {
+        var words = snake.split(separator: "_", omittingEmptySubsequences: false).map { Substring($0) }
+        guard words.contains(where: { unitAbbreviations.contains($0) }) else { return snake }
+        var index = 0
+        while index < words.count && words.count > 1 {
+            if unitAbbreviations.contains(words[index]) {
+                if index + 1 < words.count {
+                    words[index + 1] = words[index] + words[index + 1]
+                } else {
+                    words[index - 1] += words[index]
+                }
+                words.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return words.joined(separator: "_")
     }
 
     static func escape(_ value: String) -> String {

@@ -16,7 +16,10 @@ final class NetlinkSocket {
         guard fd >= 0 else { throw NetlinkError(operation: "socket", errno: errno, sequence: 0) }
         self.fd = fd
         var size: Int32 = 1 << 20
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        // SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN (socket(7)).
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
     }
 
     deinit { close(fd) }

@@ -45,6 +45,7 @@ public final class APIServer: Sendable {
         router.add("GET", "/api/v1/history/samples", HistoryRoutes.samples)
         router.add("GET", "/api/v1/history/protocols", HistoryRoutes.protocols)
         router.add("GET", "/api/v1/history/interfaces", HistoryRoutes.interfaces)
+        router.add("GET", "/api/v1/history/flows", FlowRoutes.flows)
         router.add("GET", "/api/v1/events", HistoryRoutes.events)
         self.router = router
     }

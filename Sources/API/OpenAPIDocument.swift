@@ -311,6 +311,43 @@ paths:
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
         "503": {$ref: "#/components/responses/NoHistory"}
+  /api/v1/history/flows:
+    get:
+      summary: The connections of a window grouped (who hammered port 5432 between 02:00 and 02:10), short ones seen only through close events included
+      description: |
+        Groups every connection present in the window (listeners excluded) by the keys
+        of `group_by`, sorted by `sort` (largest first). Byte counts come from each
+        connection's final tcp_info; durations are known only for connections seen in a
+        sample (a close-event-only connection opened at an unknown moment), and
+        `duration_ms.known` says over how many the percentiles are.
+      parameters:
+        - $ref: "#/components/parameters/from"
+        - $ref: "#/components/parameters/to"
+        - {name: group_by, in: query, description: "One or more of local_port, remote_addr, remote_port, remote_net, process, proto (comma-separated; default local_port)", schema: {type: string}}
+        - {name: prefix, in: query, description: "remote_net's IPv4 prefix length (default 24)", schema: {type: integer, minimum: 0, maximum: 32}}
+        - {name: prefix6, in: query, description: "remote_net's IPv6 prefix length (default 64)", schema: {type: integer, minimum: 0, maximum: 128}}
+        - {name: sort, in: query, schema: {type: string, enum: [count, bytes_sent, bytes_received, retransmits, close_event_only]}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100000}}
+        - $ref: "#/components/parameters/proto"
+        - $ref: "#/components/parameters/family"
+        - $ref: "#/components/parameters/port"
+        - {name: local_port, in: query, schema: {type: integer, minimum: 0, maximum: 65535}}
+        - {name: remote_port, in: query, schema: {type: integer, minimum: 0, maximum: 65535}}
+        - {name: local_addr, in: query, schema: {type: string}}
+        - {name: remote_addr, in: query, schema: {type: string}}
+        - $ref: "#/components/parameters/process"
+        - $ref: "#/components/parameters/format"
+      responses:
+        "200":
+          description: The groups
+          content:
+            application/json: {schema: {$ref: "#/components/schemas/FlowGroups"}}
+            application/x-ndjson: {schema: {type: string}}
+            text/csv: {schema: {type: string}}
+            text/plain: {schema: {type: string}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/NoHistory"}
   /api/v1/events:
     get:
       summary: What changed, oldest first, as NDJSON; resume with the last line's cursor (also X-Next-Cursor)
@@ -649,6 +686,44 @@ components:
         from: {$ref: "#/components/schemas/Timestamp"}
         to: {type: [string, "null"], format: date-time}
         owner_inferred: {type: boolean, description: "Not read from /proc: the connection was accepted by a listener these processes hold"}
+    FlowGroups:
+      type: object
+      additionalProperties: false
+      required: [from, to, group_by, sort, groups, truncated, items]
+      properties:
+        from: {$ref: "#/components/schemas/Timestamp"}
+        to: {$ref: "#/components/schemas/Timestamp"}
+        group_by: {type: array, items: {type: string}}
+        sort: {type: string}
+        groups: {type: integer, description: Groups found (items holds the top `limit`)}
+        truncated: {type: boolean, description: The window held more connections than one request reads (5 million); narrow it}
+        items:
+          type: array
+          items:
+            type: object
+            required: [count, count_close_event_only, bytes_sent, bytes_received, retransmits, duration_ms, first, last]
+            properties:
+              local_port: {type: string}
+              remote_addr: {type: string}
+              remote_port: {type: string}
+              remote_net: {type: string}
+              process: {type: string}
+              proto: {type: string}
+              count: {type: integer}
+              count_close_event_only: {type: integer, description: Connections seen only through their close event (shorter than a sample)}
+              bytes_sent: {type: integer}
+              bytes_received: {type: integer}
+              retransmits: {type: integer}
+              duration_ms:
+                type: object
+                additionalProperties: false
+                required: [p50, p95, known]
+                properties:
+                  p50: {type: [number, "null"]}
+                  p95: {type: [number, "null"]}
+                  known: {type: integer, description: Connections whose duration is known}
+              first: {type: [string, "null"], format: date-time}
+              last: {type: [string, "null"], format: date-time}
     Totals:
       type: [object, "null"]
       description: A TCP connection's final counters, from its close event or the last sample with tcp_info; null when none are known

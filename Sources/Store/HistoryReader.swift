@@ -152,7 +152,7 @@ public struct EventCursor: Sendable, Comparable {
 /// Read-only queries over the history file, on a reader's own connection.
 /// Not thread-safe: one reader per thread (see `ReaderPool`).
 public final class HistoryReader {
-    private let database: Database
+    let database: Database
     private var processCache: [Int64: (pid: Int32, startTime: UInt64, name: String)] = [:]
     private var sampleTimes: [Int64: Double] = [:]
     /// The last "present at" set worked out: pages of one window ask for it again.
@@ -209,6 +209,11 @@ public final class HistoryReader {
     /// Connections seen only through their close event belong to the sample after
     /// their close; they are in the window when their close time is.
     public func connections(from: Double, to: Double, after: Int64, limit: Int) throws -> [HistoricConnection] {
+        try load(ids: try connectionIDs(from: from, to: to, after: after, limit: limit), eventsThrough: .all)
+    }
+
+    /// The ids of `connections(from:to:after:limit:)`, ascending.
+    func connectionIDs(from: Double, to: Double, after: Int64, limit: Int) throws -> [Int64] {
         let first = try sampleID(atOrAfter: from)
         let last = try sample(atOrBefore: to)?.id
         guard first != nil || last != nil else { return [] }
@@ -236,7 +241,7 @@ public final class HistoryReader {
                                 .integer(Int64(limit))])
             while try statement.step() { ids.insert(statement.int64(0)) }
         }
-        return try load(ids: Array(ids.sorted().prefix(limit)), eventsThrough: .all)
+        return Array(ids.sorted().prefix(limit))
     }
 
     private func previousSampleID(before id: Int64) throws -> Int64? {
@@ -423,6 +428,11 @@ public final class HistoryReader {
     private func owner(_ process: Int64, _ fd: Int32, from: Double) throws -> HistoricOwner {
         let info = try processInfo(process)
         return HistoricOwner(pid: info.pid, startTime: info.startTime, name: info.name, fd: fd, from: from, to: nil)
+    }
+
+    /// The name of the process with row id `id`.
+    func processName(_ id: Int64) throws -> String {
+        try processInfo(id).name
     }
 
     private func processInfo(_ id: Int64) throws -> (pid: Int32, startTime: UInt64, name: String) {

@@ -139,3 +139,34 @@ struct CloseEventHistoryTests {
         #expect(received < 800)
     }
 }
+
+extension CloseEventHistoryTests {
+    @Test("flows over the same kind of burst count every short connection by port")
+    func flowsCountTheBurst() throws {
+        let dir = try Synthetic.temporaryDirectory("close-flows")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let reader = CloseEventReader()
+        #expect(reader.start() == nil)
+        defer { reader.stop() }
+        let (listenFD, port) = try Self.listener()
+        defer { close(listenFD) }
+        let collector = Self.collector()
+        let recorder = try Recorder(path: path, version: "test")
+        try recorder.record(collector.sample(), closeEvents: reader.drain().events)
+        for index in 0..<300 {
+            let pair = try Self.connection(to: port, listener: listenFD, sending: 10 + index)
+            close(pair.client)
+            close(pair.server)
+        }
+        usleep(300_000)
+        try recorder.record(collector.sample(), closeEvents: reader.drain().events)
+        let history = try HistoryReader(path: path)
+        let groups = try FlowSummary.summarize(keys: [.localPort]) { add in
+            _ = try history.flowRows(from: 0, to: Clock.wallSeconds() + 1, limit: 1_000_000) { add($0) }
+        }
+        let server = try #require(groups.first { $0.values == [String(port)] })
+        #expect(server.count == 300 && server.closeEventOnly == 300)
+        #expect(server.bytesReceived == UInt64((0..<300).map { 10 + $0 + 1 }.reduce(0, +)), "every byte, each FIN counted once")
+    }
+}

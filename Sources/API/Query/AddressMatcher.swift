@@ -31,14 +31,6 @@ public struct AddressMatcher: Sendable, Hashable {
     }
 
     private static func mask(_ address: IPAddress, _ prefix: Int) -> IPAddress {
-        switch address.family {
-        case .ipv4:
-            let bits: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - prefix)
-            return IPAddress(ipv4: address.ipv4Value & bits)
-        case .ipv6:
-            let highBits: UInt64 = prefix >= 64 ? ~0 : (prefix == 0 ? 0 : ~UInt64(0) << UInt64(64 - prefix))
-            let lowBits: UInt64 = prefix <= 64 ? 0 : (prefix == 128 ? ~0 : ~UInt64(0) << UInt64(128 - prefix))
-            return IPAddress(ipv6: address.high & highBits, address.low & lowBits)
-        }
+        address.masked(toPrefix: prefix)
     }
 }

@@ -28,6 +28,21 @@ enum HistoryRoutes {
         return (from, to)
     }
 
+    /// A window that ended before the newest sample will not change (until retention
+    /// prunes it): a client may cache the answer.
+    static func markPast(_ response: inout HTTPResponse, to: Double, context: RouteContext) {
+        if let newest = context.live.newest?.takenAt, to < newest - 1 {
+            response.setHeader("Cache-Control", "max-age=3600")
+        }
+    }
+
+    /// A JSON answer about a window ending at `to`, cacheable once it is past.
+    static func pastAware(_ json: JSONWriter, to: Double, context: RouteContext) -> HTTPResponse {
+        var response = HTTPResponse.json(json)
+        markPast(&response, to: to, context: context)
+        return response
+    }
+
     /// `GET /api/v1/connections?at=T`: the table as it stood in the last sample at or before T.
     static func connectionsAt(_ context: RouteContext, at: Double) throws -> HTTPResponse {
         let history = try access(context)
@@ -92,7 +107,9 @@ enum HistoryRoutes {
         json.key("next")
         if let next { json.string(String(next)) } else { json.null() }
         json.endObject()
-        return .json(json)
+        var response = pastAware(json, to: to, context: context)
+        if let next { response.setHeader("Link", "<\(context.link(cursor: String(next)))>; rel=\"next\"") }
+        return response
     }
 
     /// Reads batches until `limit` connections pass `keep` or the window is exhausted;
@@ -153,7 +170,7 @@ enum HistoryRoutes {
         json.endArray()
         json.key("truncated"); json.bool(next != nil)
         json.endObject()
-        return .json(json)
+        return pastAware(json, to: to, context: context)
     }
 
     /// `GET /api/v1/history/states?from=&to=&step=`: mean state counts per bucket.
@@ -244,7 +261,7 @@ enum HistoryRoutes {
         }
         json.endArray()
         json.endObject()
-        return .json(json)
+        return pastAware(json, to: to, context: context)
     }
 
     /// `GET /api/v1/history/samples?from=&to=`: the samples taken, their cost, and gaps.
@@ -297,7 +314,7 @@ enum HistoryRoutes {
         }
         json.endArray()
         json.endObject()
-        return .json(json)
+        return pastAware(json, to: to, context: context)
     }
 
     /// `GET /api/v1/events?after=CURSOR`: what changed, oldest first, as NDJSON. Each
@@ -404,7 +421,7 @@ extension HistoryRoutes {
         }
         json.endObject()
         json.endObject()
-        return .json(json)
+        return pastAware(json, to: to, context: context)
     }
 
     /// `GET /api/v1/history/interfaces?name=eth0&counter=rx_bytes`: interface counter rates over time.
@@ -447,7 +464,7 @@ extension HistoryRoutes {
         }
         json.endObject()
         json.endObject()
-        return .json(json)
+        return pastAware(json, to: to, context: context)
     }
 
     static func writePoints(_ points: [CounterPoint], to json: inout JSONWriter) {

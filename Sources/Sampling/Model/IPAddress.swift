@@ -33,6 +33,21 @@ public struct IPAddress: Hashable, Sendable {
     /// The IPv4 value, for an IPv4 address.
     public var ipv4Value: UInt32 { UInt32(truncatingIfNeeded: high >> 32) }
 
+    /// The network of `prefix` bits holding this address (prefix clamped to the family's width).
+    public func masked(toPrefix prefix: Int) -> IPAddress {
+        switch family {
+        case .ipv4:
+            let prefix = min(32, max(0, prefix))
+            let bits: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - prefix)
+            return IPAddress(ipv4: ipv4Value & bits)
+        case .ipv6:
+            let prefix = min(128, max(0, prefix))
+            let highBits: UInt64 = prefix >= 64 ? ~0 : (prefix == 0 ? 0 : ~UInt64(0) << UInt64(64 - prefix))
+            let lowBits: UInt64 = prefix <= 64 ? 0 : (prefix == 128 ? ~0 : ~UInt64(0) << UInt64(128 - prefix))
+            return IPAddress(ipv6: high & highBits, low & lowBits)
+        }
+    }
+
     /// True for `0.0.0.0` and `::`.
     public var isUnspecified: Bool { high == 0 && low == 0 }
 

@@ -44,6 +44,9 @@ let package = Package(
             dependencies: ["Sampling", "Rendering", "TestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(
+            name: "RenderingTests",
+            dependencies: ["Rendering", "Sampling"]),
+        .testTarget(
             name: "StoreTests",
             dependencies: ["Store", "Sampling", "TestSupport"]),
         .testTarget(

@@ -213,9 +213,9 @@ struct HTTPServerTests {
         #expect((response.headers["content-encoding"] == "gzip") == gzip, "\(header): \(response.headers)")
     }
 
-    @Test("IPv6: the server listens on ::1 and answers")
+    @Test("IPv6: the server listens on ::1 and answers",
+          .enabled(if: RawClient.canBindIPv6Loopback(), "needs ::1, which this machine lacks"))
     func ipv6() throws {
-        guard RawClient.canBindIPv6Loopback() else { return }
         let server = try Self.started(Self.configuration { $0.host = "::1" })
         defer { server.stop() }
         #expect(server.port != 0)

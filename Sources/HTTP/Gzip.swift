@@ -27,27 +27,44 @@ enum Gzip {
         return output
     }
 
-    /// Whether an Accept-Encoding header allows gzip (and does not refuse it with q=0).
+    /// Whether an Accept-Encoding header (RFC 9110 §12.5.3) allows gzip: `gzip` (or
+    /// `x-gzip`) with a q-value above 0, or, when gzip is not named, `*` above 0. A
+    /// q-value that is not a number from 0 to 1 refuses, since the body can always go
+    /// uncompressed.
     static func accepted(by header: String?) -> Bool {
-        guard let header = header?.lowercased() else { return false }
-        for part in header.split(separator: ",") {
-            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: " \t") }
-            guard let coding = fields.first, coding == "gzip" || coding == "*" else { continue }
-            if fields.dropFirst().contains(where: { $0.replacingOccurrences(of: " ", with: "") == "q=0" }) { return false }
-            return true
+        guard let header else { return false }
+        var gzip: Double?
+        var any: Double?
+        for element in header.lowercased().split(separator: ",") {
+            let parameters = element.split(separator: ";")
+            guard let coding = parameters.first?.trimmed else { continue }
+            var weight = 1.0
+            for parameter in parameters.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1)
+                guard pair.first?.trimmed == "q" else { continue }
+                weight = pair.count == 2 ? qValue(pair[1].trimmed) : 0
+            }
+            switch coding {
+            case "gzip", "x-gzip": gzip = max(gzip ?? 0, weight)
+            case "*": any = weight
+            default: break
+            }
         }
-        return false
+        return (gzip ?? any ?? 0) > 0
+    }
+
+    /// A q-value (RFC 9110 §12.4.2: `0`, `0.5`, `1.000`), or 0 if `text` is not one.
+    private static func qValue(_ text: Substring) -> Double {
+        guard let first = text.first, first == "0" || first == "1", let value = Double(text), (0...1).contains(value) else { return 0 }
+        return value
     }
 }
 
 extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
+    /// Without leading and trailing spaces and tabs.
+    fileprivate var trimmed: Substring {
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let start = firstIndex(where: { !isBlank($0) }), let end = lastIndex(where: { !isBlank($0) }) else { return "" }
+        return self[start...end]
     }
 }

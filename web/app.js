@@ -176,7 +176,9 @@
       if (sent) headers.Authorization = 'Bearer ' + sent;
       const cached = conditional ? etags.get(path) : undefined;
       if (cached) headers['If-None-Match'] = cached.etag;
-      const response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit' });
+      // Relative to the page, so that behind a proxy that serves it under a prefix
+      // (/netstatd/) the calls go there too.
+      const response = await fetch(path.replace(/^\//, ''), { headers, cache: 'no-store', credentials: 'omit' });
       if (response.status === 401) {
         // A call that left before the user gave a token just goes again with it.
         if (token === sent) await askForToken(sent ? 'netstatd refused that token; try again.' : '');

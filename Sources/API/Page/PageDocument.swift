@@ -323,7 +323,9 @@ public enum PageDocument {
       if (sent) headers.Authorization = 'Bearer ' + sent;
       const cached = conditional ? etags.get(path) : undefined;
       if (cached) headers['If-None-Match'] = cached.etag;
-      const response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit' });
+      // Relative to the page, so that behind a proxy that serves it under a prefix
+      // (/netstatd/) the calls go there too.
+      const response = await fetch(path.replace(/^\//, ''), { headers, cache: 'no-store', credentials: 'omit' });
       if (response.status === 401) {
         // A call that left before the user gave a token just goes again with it.
         if (token === sent) await askForToken(sent ? 'netstatd refused that token; try again.' : '');
@@ -1264,15 +1266,15 @@ public enum PageDocument {
   /* One color a state, the same in the counts, the bars and the chart. */
   --s-ESTABLISHED: #2f6fdb;
   --s-SYN_SENT: #8e44ad;
-  --s-SYN_RECV: #c2185b;
-  --s-FIN_WAIT1: #00897b;
-  --s-FIN_WAIT2: #26a69a;
+  --s-SYN_RECV: #d81b60;
+  --s-FIN_WAIT1: #00acc1;
+  --s-FIN_WAIT2: #00897b;
   --s-TIME_WAIT: #9e9e9e;
   --s-CLOSE: #6d4c41;
   --s-CLOSE_WAIT: #e65100;
   --s-LAST_ACK: #f9a825;
   --s-LISTEN: #2e7d32;
-  --s-CLOSING: #ad1457;
+  --s-CLOSING: #880e4f;
   --s-UNCONN: #5c6bc0;
   --k0: #d32f2f; --k1: #f57c00; --k2: #7b1fa2; --k3: #1976d2; --k4: #00796b;
   --k5: #5d4037; --k6: #388e3c; --k7: #0097a7; --k8: #c2185b;
@@ -1296,8 +1298,8 @@ public enum PageDocument {
     --s-ESTABLISHED: #5b9bff;
     --s-SYN_SENT: #c084fc;
     --s-SYN_RECV: #f472b6;
-    --s-FIN_WAIT1: #2dd4bf;
-    --s-FIN_WAIT2: #5eead4;
+    --s-FIN_WAIT1: #38bdf8;
+    --s-FIN_WAIT2: #2dd4bf;
     --s-TIME_WAIT: #8b95a3;
     --s-CLOSE: #bc8f7a;
     --s-CLOSE_WAIT: #fb923c;
@@ -1456,7 +1458,8 @@ figcaption { font-weight: 600; margin-bottom: 4px; }
 .chart .nodata { fill: var(--muted); font-size: 13px; font-family: inherit; }
 .chart .unrecorded { fill: var(--track); opacity: 0.6; }
 .chart text.unrecorded-label { font-family: inherit; font-size: 12px; }
-.readout { min-height: 1.45em; margin: 4px 0; color: var(--muted); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+/* Two lines, always: a long readout wraps instead of moving what is below it. */
+.readout { height: 2.9em; margin: 4px 0; color: var(--muted); overflow: hidden; }
 .legend { border: 0; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 4px 12px; }
 .legend button { background: transparent; color: var(--text); padding: 1px 4px; border: 1px solid transparent; font-size: 12px; }
 .legend button[aria-pressed="false"] { color: var(--muted); text-decoration: line-through; }
@@ -1477,7 +1480,7 @@ tr.pinned-row td { background: transparent; }
 
 """###
     /// SHA-256 of `script`, base64: the hash Content-Security-Policy's script-src allows.
-    public static let scriptSHA256 = "VMB0Ck76C59zKSEbfC0Gg06ULsuh6d2VB54I66/Rrb0="
+    public static let scriptSHA256 = "qD1mlx68cvhf07yQHO9p+8tTh9TmctZM3oM9HIUBPgc="
     /// SHA-256 of `style`, base64: the hash Content-Security-Policy's style-src allows.
-    public static let styleSHA256 = "dwRBcFHfysSidv5v8o5uj0bJDWE7gDMEcR5+TSTFoMk="
+    public static let styleSHA256 = "1UCbxLkRNAMJLoKxgswoIRvvlG98Le3yBq4Mi5t1Q7g="
 }

@@ -9,9 +9,9 @@ does it for `swift test`. By hand:
     ip netns exec page python3 Tests/Browser/test_page.py --binary .build/debug/netstatd
     ip netns del page
 
-It starts the socket zoo (Tests/TestSupport/zoo.py) and `netstatd serve` twice on free
-loopback ports: once with history (--interval 1, a temporary --db), once with a token
-and --no-history. Then it checks what the page shows against what the API answers.
+It starts the socket zoo (Tests/TestSupport/zoo.py) and `netstatd serve` three times on
+free loopback ports: with history (--interval 1, a temporary --db), with a token and
+--no-history, and sampling only every 30 s (to see polls answered 304). Then it checks what the page shows against what the API answers.
 Each test saves a screenshot under .build/screenshots/. Nothing is downloaded: selenium
 is given the browser and the driver, and SE_OFFLINE keeps selenium-manager from running;
 in the namespace nothing but loopback is reachable anyway.
@@ -46,6 +46,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 TOKEN = "page-test-token-7f3a"
+# Waits are generous: the machine may be busy building (the test shares it), and a
+# wait only lasts this long when something is wrong.
+PATIENCE = float(os.environ.get("PAGE_TEST_PATIENCE", "3"))
 
 
 class Failure(AssertionError):
@@ -58,7 +61,9 @@ def check(condition, message):
 
 
 def wait_for(probe, timeout, message, interval=0.1):
-    """Calls probe until it returns something truthy; fails with message after timeout s."""
+    """Calls probe until it returns something truthy; fails with message after timeout s
+    (times PATIENCE)."""
+    timeout *= PATIENCE
     deadline = time.monotonic() + timeout
     last_error = None
     while time.monotonic() < deadline:
@@ -97,11 +102,11 @@ def get(base, path, token=None):
 class Server:
     """`netstatd serve` on a free loopback port until stopped."""
 
-    def __init__(self, binary, workdir, name, history=True, token=None):
+    def __init__(self, binary, workdir, name, history=True, token=None, interval="1"):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.token = token
-        arguments = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--interval", "1"]
+        arguments = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--interval", interval]
         arguments += ["--db", str(Path(workdir) / f"{name}.db")] if history else ["--no-history"]
         environment = dict(os.environ)
         environment.pop("NETSTATD_TOKEN", None)
@@ -165,11 +170,12 @@ def browser():
 
 
 class PageTests:
-    def __init__(self, driver, zoo, live, locked, screenshots):
+    def __init__(self, driver, zoo, live, locked, quiet, screenshots):
         self.driver = driver
         self.zoo = zoo
         self.live = live
         self.locked = locked
+        self.quiet = quiet
         self.screenshots = screenshots
 
     # ---- helpers ----------------------------------------------------------------
@@ -180,6 +186,11 @@ class PageTests:
     def open(self, server, query=""):
         self.driver.get(server.base + "/" + query)
         wait_for(lambda: self.js("return document.readyState") == "complete", 10, "the page did not load")
+
+    def on(self, server):
+        """Opens the page of `server` unless the browser is on it already."""
+        if not self.driver.current_url.startswith(server.base + "/"):
+            self.open(server)
 
     def screenshot(self, name):
         """The whole page, as tall as it is, at the laptop's width."""
@@ -268,6 +279,7 @@ class PageTests:
         self.console()
 
     def test_state_counts_match_the_api(self):
+        self.on(self.live)
         # The page and the test read the same sample when the test asks right after the
         # page refreshed: a new sample comes every second, the page polls every two.
         shown_script = """
@@ -294,7 +306,50 @@ class PageTests:
             return
         raise Failure(f"never caught the page and the API on the same sample: {attempts}")
 
+    def test_polls_are_conditional_and_update_in_place(self):
+        # A server sampling every 30 s: between the page's rounds nothing new is sampled
+        # but what a round itself asks for (a sample at most a second old).
+        self.on(self.quiet)
+        wait_for(lambda: len(self.rows("listeners-rows", [])) >= 6, 10, "no listeners")
+        # Mark nodes that must survive every refresh: updated in place, never rebuilt.
+        marked = self.js("""
+            const nodes = [
+                document.querySelector('#listeners-rows tr[data-port="' + arguments[0] + '"]'),
+                document.querySelector('#states-rows tr[data-state="LISTEN"]'),
+                document.querySelector('#health-list li[data-name="tcp_retransmission_ratio"]'),
+                document.querySelector('#processes-rows tr[data-key^="' + arguments[1] + '|"]'),
+            ];
+            window.__marked = nodes;
+            return nodes.map(n => !!n);""", str(self.zoo.port("listen", "lo4")), str(self.zoo.made["pids"]["parent"]))
+        check(all(marked), f"nodes to watch are missing: {marked}")
+        start = self.js("return document.getElementById('states').dataset.takenAt")
+        wait_for(lambda: self.js("return document.getElementById('states').dataset.takenAt") != start, 8, "no refresh")
+        # Every poll sends If-None-Match. Under "current means at most a second old" a
+        # poll two seconds later takes a new sample, so to see a 304 the test brings the
+        # tab back (visibilitychange), which polls at once: the same sample, so 304s.
+        def not_modified():
+            self.js("document.dispatchEvent(new Event('visibilitychange'))")
+            return self.js("""return performance.getEntriesByType('resource')
+                .filter(e => e.responseStatus === 304 && /api\\/v1\\/(listeners|stats\\/states|processes|connections)/.test(e.name))
+                .map(e => e.name);""")
+        seen = wait_for(not_modified, 12, "no poll was answered 304", interval=0.15)
+        check(any("/api/v1/listeners" in u for u in seen) or any("/api/v1/stats/states" in u for u in seen), f"304s: {seen}")
+        before = self.js("return document.getElementById('states').dataset.takenAt")
+        wait_for(lambda: self.js("return document.getElementById('states').dataset.takenAt") != before, 8, "no refresh after the 304s")
+        alive = self.js("""
+            const now = [
+                document.querySelector('#listeners-rows tr[data-port="' + arguments[0] + '"]'),
+                document.querySelector('#states-rows tr[data-state="LISTEN"]'),
+                document.querySelector('#health-list li[data-name="tcp_retransmission_ratio"]'),
+                document.querySelector('#processes-rows tr[data-key^="' + arguments[1] + '|"]'),
+            ];
+            return window.__marked.map((n, i) => n === now[i] && n.isConnected);""",
+            str(self.zoo.port("listen", "lo4")), str(self.zoo.made["pids"]["parent"]))
+        check(all(alive), f"rows were rebuilt instead of updated in place: {alive}")
+        self.console()
+
     def test_window_picker_changes_the_history_request(self):
+        self.open(self.live)
         wait_for(lambda: self.requests("/api/v1/history/states?from=-1h&step=20s"), 10, "the default window (1 h) was never asked for")
         for label, expected in (("w-6h", "from=-6h&step=2m"), ("w-7d", "from=-7d&step=1h"), ("w-15m", "from=-15m&step=5s")):
             self.driver.find_element(By.CSS_SELECTOR, f"label[for={label}]").click()
@@ -317,11 +372,20 @@ class PageTests:
         self.console()
 
     def test_clicking_the_chart_shows_the_table_then(self):
+        self.on(self.live)
+        if not self.js("return document.getElementById('w-15m').checked"):
+            self.driver.find_element(By.CSS_SELECTOR, "label[for=w-15m]").click()
         wait_for(lambda: self.js("return document.querySelectorAll('#chart-states .dots g:first-child circle').length") >= 2, 15,
                  "the states chart has fewer than two points")
-        circles = self.driver.find_elements(By.CSS_SELECTOR, "#chart-states .dots g:first-child circle")
-        # The second-to-last point: a closed bucket, so the table is history.
-        ActionChains(self.driver).move_to_element(circles[-2]).click().perform()
+        # The second-to-last point: a closed bucket, so the table is history. Clicked by
+        # its place on the chart (the chart redraws its dots, never the chart itself).
+        chart = self.driver.find_element(By.CSS_SELECTOR, "#chart-states svg")
+        dx, dy = self.js("""
+            const circles = document.querySelectorAll('#chart-states .dots g:first-child circle');
+            const dot = circles[circles.length - 2].getBoundingClientRect();
+            const box = arguments[0].getBoundingClientRect();
+            return [Math.round(dot.x + dot.width / 2 - (box.x + box.width / 2)), Math.round(dot.y + dot.height / 2 - (box.y + box.height / 2))];""", chart)
+        ActionChains(self.driver).move_to_element_with_offset(chart, dx, dy).click().perform()
         wait_for(lambda: self.js("return document.getElementById('connections').dataset.at"), 5,
                  "clicking the chart did not pin the table to a moment")
         at = self.js("return document.getElementById('connections').dataset.at")
@@ -341,7 +405,6 @@ class PageTests:
         # The keyboard does the same: focus the chart, End, Enter.
         self.driver.find_element(By.ID, "back-to-live").click()
         wait_for(lambda: not self.js("return document.getElementById('connections').dataset.at"), 5, "Back to live did not go back")
-        chart = self.driver.find_element(By.CSS_SELECTOR, "#chart-states svg")
         chart.send_keys(Keys.END)
         chart.send_keys(Keys.ENTER)
         wait_for(lambda: self.js("return document.getElementById('connections').dataset.at"), 5, "Enter on the chart did not pin the table")
@@ -350,6 +413,7 @@ class PageTests:
         self.console()
 
     def test_search_filters_and_is_kept_in_the_url(self):
+        self.on(self.live)
         port = self.zoo.port("listen", "lo4")
         body = self.driver.find_element(By.TAG_NAME, "body")
         body.send_keys("/")
@@ -447,14 +511,15 @@ def main():
     workdir = tempfile.mkdtemp(prefix="netstatd-page-")
     started = time.monotonic()
     results = []
-    zoo = live = locked = driver = None
+    zoo = live = locked = quiet = driver = None
     try:
         zoo = Zoo()
         live = Server(options.binary, workdir, "live")
         locked = Server(options.binary, workdir, "locked", history=False, token=TOKEN)
+        quiet = Server(options.binary, workdir, "quiet", history=False, interval="30")
         driver = browser()
         print(f"setup: {time.monotonic() - started:.1f} s", flush=True)
-        tests = PageTests(driver, zoo, live, locked, screenshots)
+        tests = PageTests(driver, zoo, live, locked, quiet, screenshots)
         names = [n for n in dir(PageTests) if n.startswith("test_")]
         names.sort(key=lambda n: PageTests.__dict__[n].__code__.co_firstlineno)
         for name in names:
@@ -477,7 +542,7 @@ def main():
     finally:
         if driver:
             driver.quit()
-        for server in (live, locked):
+        for server in (live, locked, quiet):
             if server:
                 server.stop()
         if zoo:

@@ -25,6 +25,7 @@ public final class APIServer: Sendable {
         procRoot = live.procRoot
         self.stats = stats ?? StatsView(procRoot: live.procRoot)
         var router = Router<RouteHandler>()
+        router.add("GET", "/", PageRoute.page)
         router.add("GET", "/healthz", MetaRoutes.health)
         router.add("GET", "/openapi.yaml", MetaRoutes.openAPI)
         router.add("GET", "/api/v1/status", MetaRoutes.status)
@@ -75,7 +76,10 @@ public final class APIServer: Sendable {
                 ("Access-Control-Max-Age", "600"),
             ])
         }
-        if let token = configuration.token, request.path != "/healthz", !Self.authorized(request, token: token) {
+        // Without a token: /healthz for probes, and / (the page), which holds no data and
+        // must load before it can ask the user for the token (see PageRoute).
+        if let token = configuration.token, request.path != "/healthz", request.path != "/",
+           !Self.authorized(request, token: token) {
             var response = Problem(
                 status: 401, title: "Unauthorized",
                 detail: "This netstatd requires a token: send 'Authorization: Bearer <token>' (curl -H \"Authorization: Bearer $NETSTATD_TOKEN\").",

@@ -21,6 +21,23 @@ security:
   - {}
   - bearer: []
 paths:
+  /:
+    get:
+      summary: The page - a live view of this API in a browser (never needs a token; the calls it makes do)
+      description: |
+        One HTML document with its script and style inline, built into the binary from
+        web/. It uses only this API (polling with If-None-Match), sending the bearer
+        token once the user gives it. Query parameters are the page's view (q, window,
+        counters, at) and are read by the page, not by the server.
+      security: [{}]
+      responses:
+        "200":
+          description: The page
+          headers:
+            ETag: {description: Changes only with the binary, schema: {type: string}}
+            Content-Security-Policy: {description: "Allows the inline script and style by their SHA-256 and fetches to this origin only", schema: {type: string}}
+          content: {text/html: {schema: {type: string}}}
+        "304": {description: "If-None-Match named the page's ETag"}
   /healthz:
     get:
       summary: 200 when sampling works (never needs a token)

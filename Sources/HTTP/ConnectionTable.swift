@@ -118,14 +118,19 @@ struct ConnectionTable {
     }
 
     /// Marks every connection waiting past its deadline at `now` as closing and returns
-    /// their sockets, to be shut down.
-    mutating func expire(at now: ContinuousClock.Instant) -> [Int32] {
+    /// their sockets, to be shut down. A connection for which `serverBehind` is true
+    /// (bytes sit unread in its socket: the client has sent, the server's threads are
+    /// busy answering others) is not the client's fault and gets another second.
+    mutating func expire(at now: ContinuousClock.Instant, serverBehind: (Int32) -> Bool = { _ in false }) -> [Int32] {
         guard let due = nextDeadline, due <= now else { return [] }
         var expired: [Int32] = []
         var earliest: ContinuousClock.Instant?
         for (fd, entry) in entries where entry.phase == .waiting {
             let deadline = entry.waitingSince + limits.headerDeadline
-            if deadline <= now {
+            if deadline <= now && serverBehind(fd) {
+                let retry = now + .seconds(1)
+                if earliest.map({ retry < $0 }) ?? true { earliest = retry }
+            } else if deadline <= now {
                 expired.append(fd)
             } else if earliest.map({ deadline < $0 }) ?? true {
                 earliest = deadline

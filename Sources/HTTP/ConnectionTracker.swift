@@ -56,10 +56,17 @@ final class ConnectionTracker: Sendable {
     /// next deadline falls, or nil if no connection is waiting.
     func expire(at now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         state.withLock { state in
-            let expired = state.table.expire(at: now)
+            let expired = state.table.expire(at: now, serverBehind: Self.hasUnreadBytes)
             state.statistics.expired += Self.shutDown(expired, in: &state.table)
             return state.table.nextDeadline
         }
+    }
+
+    /// True when bytes wait unread in `fd`'s receive queue (FIONREAD), so libmicrohttpd,
+    /// not the client, is behind.
+    static func hasUnreadBytes(_ fd: Int32) -> Bool {
+        var pending: Int32 = 0
+        return ioctl(fd, UInt(FIONREAD), &pending) == 0 && pending > 0
     }
 
     /// Connection `fd` has delivered a request's headers.

@@ -124,3 +124,15 @@ struct ConditionalRequestTests {
         #expect(ConditionalRequest.notModified(failed, for: asked) == nil)
     }
 }
+
+extension ConnectionTableTests {
+    @Test("a connection whose request waits unread (the server's threads are busy) is not expired for it")
+    func busyServerDoesNotExpire() {
+        var table = ConnectionTable(limits: .init(total: 10, perClient: 10, headerDeadline: .seconds(10)))
+        let start = ContinuousClock.now
+        _ = table.admit(10, client: "127.0.0.1", identity: 1, at: start)
+        #expect(table.expire(at: start + .seconds(11), serverBehind: { _ in true }).isEmpty)
+        #expect(table.nextDeadline.map { $0 <= start + .seconds(12) } == true, "checked again a second later")
+        #expect(table.expire(at: start + .seconds(12), serverBehind: { _ in false }) == [10])
+    }
+}

@@ -56,18 +56,12 @@ public final class CloseEventReader: @unchecked Sendable {
             stats.running = true
             stats.receiveBufferBytes = opened.receiveBufferBytes
         }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { context in
-            let reader = Unmanaged<CloseEventReader>.fromOpaque(context!).takeRetainedValue()
-            reader.loop()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<CloseEventReader>.fromOpaque(context).release()
-            return unavailable("pthread_create: \(String(cString: strerror(result)))")
+        do {
+            let handle = try startThread("the close-event reader") { self.loop() }
+            lock.withLock { thread = handle }
+        } catch {
+            return unavailable("\(error)")
         }
-        lock.withLock { thread = handle }
         return nil
     }
 

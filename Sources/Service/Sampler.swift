@@ -47,17 +47,7 @@ public final class Sampler: @unchecked Sendable {
 
     /// Starts the thread; throws naming pthread_create's error when it cannot.
     public func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { context in
-            let sampler = Unmanaged<Sampler>.fromOpaque(context!).takeRetainedValue()
-            sampler.loop()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<Sampler>.fromOpaque(context).release()
-            throw SystemError(call: "pthread_create", subject: "the sampler thread", errno: result)
-        }
+        let handle = try startThread("the sampler thread") { self.loop() }
         pthread_mutex_lock(mutex)
         thread = handle
         pthread_mutex_unlock(mutex)

@@ -58,20 +58,43 @@ struct CloseEventHistoryTests {
         return Collector(options: options)
     }
 
+    /// A history file, the close-event reader, a listener held by this process, a
+    /// collector and a recorder: what each test records through; cleaned up on deinit.
+    final class Rig {
+        let directory: URL
+        let path: String
+        let reader = CloseEventReader()
+        let listenFD: Int32
+        let port: UInt16
+        let collector = CloseEventHistoryTests.collector()
+        let recorder: Recorder
+
+        init(_ tag: String) throws {
+            directory = try Synthetic.temporaryDirectory(tag)
+            path = directory.appendingPathComponent("h.db").path
+            (listenFD, port) = try CloseEventHistoryTests.listener()
+            recorder = try Recorder(path: path, version: "test")
+            #expect(reader.start() == nil)
+        }
+
+        /// Takes a sample and records it with the close events received since the last.
+        func record() throws {
+            let drained = reader.drain()
+            try recorder.record(collector.sample(), closeEvents: drained.events, closeOverflows: drained.overflows)
+        }
+
+        deinit {
+            reader.stop()
+            close(listenFD)
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
     @Test("300 connections living between two samples: every server socket in history with its bytes, close time and inferred owner")
     func shortConnectionsReachHistory() throws {
-        let dir = try Synthetic.temporaryDirectory("close-events")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("h.db").path
-        let reader = CloseEventReader()
-        #expect(reader.start() == nil)
-        defer { reader.stop() }
-        let (listenFD, port) = try Self.listener()
-        defer { close(listenFD) }
-        let collector = Self.collector()
-        let recorder = try Recorder(path: path, version: "test")
-        _ = reader.drain()
-        try recorder.record(collector.sample())
+        let rig = try Rig("close-events")
+        let (path, listenFD, port, reader, recorder, collector) = (rig.path, rig.listenFD, rig.port, rig.reader, rig.recorder, rig.collector)
+        try rig.record()
         // A long connection, sampled while open, that closes later.
         let long = try Self.connection(to: port, listener: listenFD, sending: 10)
         try recorder.record(collector.sample(), closeEvents: reader.drain().events)
@@ -143,24 +166,16 @@ struct CloseEventHistoryTests {
 extension CloseEventHistoryTests {
     @Test("flows over the same kind of burst count every short connection by port")
     func flowsCountTheBurst() throws {
-        let dir = try Synthetic.temporaryDirectory("close-flows")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("h.db").path
-        let reader = CloseEventReader()
-        #expect(reader.start() == nil)
-        defer { reader.stop() }
-        let (listenFD, port) = try Self.listener()
-        defer { close(listenFD) }
-        let collector = Self.collector()
-        let recorder = try Recorder(path: path, version: "test")
-        try recorder.record(collector.sample(), closeEvents: reader.drain().events)
+        let rig = try Rig("close-flows")
+        let (path, listenFD, port) = (rig.path, rig.listenFD, rig.port)
+        try rig.record()
         for index in 0..<300 {
             let pair = try Self.connection(to: port, listener: listenFD, sending: 10 + index)
             close(pair.client)
             close(pair.server)
         }
         usleep(300_000)
-        try recorder.record(collector.sample(), closeEvents: reader.drain().events)
+        try rig.record()
         let history = try HistoryReader(path: path)
         let groups = try FlowSummary.summarize(keys: [.localPort]) { add in
             _ = try history.flowRows(from: 0, to: Clock.wallSeconds() + 1, limit: 1_000_000) { add($0) }

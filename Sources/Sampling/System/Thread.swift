@@ -1,0 +1,24 @@
+import Glibc
+
+/// The body of a thread started by `startThread`, carried through pthread's context.
+private final class ThreadBody {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}
+
+/// Starts `body` on a new joinable POSIX thread (Foundation's Thread would link
+/// Foundation into every binary); join it with pthread_join. Throws naming
+/// pthread_create's error.
+public func startThread(_ what: String, _ body: @escaping () -> Void) throws -> pthread_t {
+    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var handle = pthread_t()
+    let result = pthread_create(&handle, nil, { context in
+        Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
+        return nil
+    }, context)
+    guard result == 0 else {
+        Unmanaged<ThreadBody>.fromOpaque(context).release()
+        throw SystemError(call: "pthread_create", subject: what, errno: result)
+    }
+    return handle
+}

@@ -401,6 +401,7 @@ class PageTests:
             return window.__marked.map((n, i) => n === now[i] && n.isConnected);""",
             str(self.zoo.port("listen", "lo4")), str(self.zoo.made["pids"]["parent"]))
         check(all(alive), f"rows were rebuilt instead of updated in place: {alive}")
+        self.screenshot("polls_in_place")
         self.console()
 
     def test_window_picker_changes_the_history_request(self):

@@ -38,6 +38,9 @@ struct BrowserPageTests {
         #expect(run.results.count == 8, "test_page.py ran \(run.results.keys.sorted()); the list above must name them all")
         // Not a limit (a busy machine is slower), but worth seeing: about 30 s when idle.
         print("browser tests: \(run.results.count) checks in \(run.seconds) s")
+        for (name, result) in run.results.sorted(by: { $0.key < $1.key }) {
+            for note in result.notes { print("browser tests: \(name): \(note)") }
+        }
     }
 }
 
@@ -46,6 +49,8 @@ struct BrowserRun: Sendable {
     struct Result: Sendable {
         var ok: Bool
         var message: String
+        /// What a passing check could not see (a 304 on a machine too busy to share samples).
+        var notes: [String]
     }
 
     var status: Int32
@@ -75,7 +80,7 @@ struct BrowserRun: Sendable {
         let script = TestEnvironment.packageRoot.appendingPathComponent("Tests/Browser/test_page.py").path
         let screenshots = TestEnvironment.packageRoot.appendingPathComponent(".build/screenshots").path
         let result = try namespace.run(
-            ["python3", script, "--binary", binary, "--screenshots", screenshots, "--report", report.path], timeout: 240)
+            ["python3", script, "--binary", binary, "--screenshots", screenshots, "--report", report.path], timeout: 900)
         let output = result.text + result.stderr
         guard let data = try? Data(contentsOf: report),
               let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -85,7 +90,8 @@ struct BrowserRun: Sendable {
         var results: [String: Result] = [:]
         for item in items {
             guard let name = item["name"] as? String else { continue }
-            results[name] = Result(ok: item["ok"] as? Bool ?? false, message: item["message"] as? String ?? "")
+            results[name] = Result(ok: item["ok"] as? Bool ?? false, message: item["message"] as? String ?? "",
+                                   notes: item["notes"] as? [String] ?? [])
         }
         return BrowserRun(status: result.status, seconds: object["seconds"] as? Double ?? 0, results: results, output: output)
     }

@@ -17,6 +17,10 @@ public struct APIConfiguration: Sendable {
     public var exposeCommandLines = false
     /// "Current" means a snapshot at most this many seconds old.
     public var maxSnapshotAge = 1.0
+    /// Seconds between the sampler's samples (0 when nothing samples periodically): a
+    /// conditional request naming the newest sample gets 304 while no newer one is due,
+    /// without taking a sample of its own.
+    public var samplingInterval = 0.0
     /// The openapi.yaml text served at /openapi.yaml.
     public var openAPIDocument: String = OpenAPIDocument.yaml
     /// Log one line per request to stderr.

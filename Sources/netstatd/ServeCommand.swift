@@ -52,6 +52,7 @@ enum ServeCommand {
         api.corsOrigin = parsed.value("cors-origin")
         api.exposeCommandLines = parsed.has("expose-cmdline")
         api.logRequests = parsed.has("log-requests")
+        api.samplingInterval = interval
         api.openAPIDocument = OpenAPIDocument.yaml
         let tokenFile = parsed.value("token-file").map { TokenFile(path: $0) }
         if let tokenFile {

@@ -26,6 +26,16 @@ extension RouteContext {
         return "\"\(String(Clock.milliseconds(takenAt), radix: 36))-\(String(hash, radix: 36))\""
     }
 
+    /// `304 Not Modified` before any sampling when `If-None-Match` names the answer
+    /// about the newest periodic sample and the next one is not due yet: a dashboard
+    /// polling faster than the interval costs no sample and no rendering.
+    func unchangedSinceNewest() -> HTTPResponse? {
+        guard configuration.samplingInterval > 0, request.header("If-None-Match") != nil,
+              let newest = live.newest, Clock.wallSeconds() - newest.takenAt < configuration.samplingInterval + 0.5
+        else { return nil }
+        return notModified(takenAt: newest.takenAt)
+    }
+
     /// `304 Not Modified` when the request's `If-None-Match` names this answer's tag.
     func notModified(takenAt: Double) -> HTTPResponse? {
         guard let condition = request.header("If-None-Match") else { return nil }

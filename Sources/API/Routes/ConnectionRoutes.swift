@@ -17,6 +17,7 @@ enum ConnectionRoutes {
         let cursor = try Self.cursor(context.query)
         let detail = try Self.detail(context.query)
         let format = try context.format()
+        if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let matched = context.matching(filter, in: snapshot)
@@ -37,6 +38,7 @@ enum ConnectionRoutes {
         var filter = try ConnectionFilter(query: context.query)
         filter.port = port
         let detail = try Self.detail(context.query)
+        if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         var listeners: [Socket] = []

@@ -13,6 +13,7 @@ enum ListenerRoutes {
         filter.listening = true
         let detail = try ConnectionRoutes.detail(context.query)
         let format = try context.format()
+        if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let matched = context.matching(filter, in: snapshot)

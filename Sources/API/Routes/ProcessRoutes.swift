@@ -10,6 +10,7 @@ enum ProcessRoutes {
         let format = try context.format()
         let name = try context.query.string("process")
         let user = try context.query.string("user")
+        if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let processes = ProcessSummary.all(in: snapshot).filter {

@@ -16,6 +16,7 @@ enum StatsRoutes {
             }
             grouping = chosen
         }
+        if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let rows = StateCounts.count(snapshot, filter: filter, grouping: grouping)

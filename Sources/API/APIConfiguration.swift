@@ -1,3 +1,4 @@
+import HTTP
 import Sampling
 
 /// What the API serves and to whom.
@@ -21,6 +22,8 @@ public struct APIConfiguration: Sendable {
     /// conditional request naming the newest sample gets 304 while no newer one is due,
     /// without taking a sample of its own.
     public var samplingInterval = 0.0
+    /// The HTTP server's connection figures, for /metrics (set once the server exists).
+    public var httpStatistics: (@Sendable () -> HTTPServerStatistics)?
     /// The openapi.yaml text served at /openapi.yaml.
     public var openAPIDocument: String = OpenAPIDocument.yaml
     /// Log one line per request to stderr.

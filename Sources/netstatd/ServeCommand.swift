@@ -125,8 +125,11 @@ enum ServeCommand {
 
         let stats = StatsView(procRoot: options.procRoot)
         stats.refresh()
+        let started = StartedServer()
+        api.httpStatistics = { started.server?.statistics() ?? HTTPServerStatistics() }
         let apiServer = APIServer(live: live, configuration: api, history: history, stats: stats)
         let server = HTTPServer(configuration: http, handler: apiServer.handle)
+        started.server = server
         do {
             try server.start()
         } catch {
@@ -189,6 +192,14 @@ enum ServeCommand {
         case .failure(let problem): throw UsageError("--listen \(text): \(problem.message)")
         }
     }
+}
+
+/// The server, for /metrics' connection figures: the API is made before the server
+/// it answers for.
+final class StartedServer: @unchecked Sendable {
+    // @unchecked: written once, before the server starts and so before any request
+    // thread exists (thread creation orders the write before every read).
+    var server: HTTPServer?
 }
 
 /// The whole text of a file.

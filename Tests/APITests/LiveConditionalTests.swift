@@ -1,4 +1,8 @@
 import API
+import HTTP
+import Sampling
+import Service
+import TestSupport
 import Foundation
 import Glibc
 import Testing
@@ -23,5 +27,32 @@ struct LiveConditionalTests {
             let other = api.get(path, headers: [("If-None-Match", "\"not-it\"")])
             #expect(other.status == 200)
         }
+    }
+}
+
+/// The HTTP server's connection figures reach /metrics (idle and slow clients closed on
+/// time are counted, not hidden).
+@Suite(.enabled(if: TestEnvironment.hasTool("curl"), "needs curl"))
+struct HTTPMetricsTests {
+    final class Box: @unchecked Sendable {
+        // @unchecked: set before the server starts.
+        var server: HTTPServer?
+    }
+
+    @Test func connectionFiguresInMetrics() throws {
+        let box = Box()
+        var configuration = APIConfiguration()
+        configuration.httpStatistics = { box.server?.statistics() ?? HTTPServerStatistics() }
+        let api = APIServer(live: LiveView(collector: Collector(options: CollectorOptions())), configuration: configuration)
+        let server = HTTPServer(configuration: LiveServer.defaultHTTP(), handler: api.handle)
+        box.server = server
+        try server.start()
+        defer { server.stop() }
+        _ = try Reply.fetch("http://127.0.0.1:\(server.port)/healthz")
+        let metrics = try Reply.fetch("http://127.0.0.1:\(server.port)/metrics").text
+        let accepted = metrics.split(separator: "\n").first { $0.hasPrefix("netstatd_http_connections_accepted_total ") }
+        #expect((accepted?.split(separator: " ").last).flatMap { Double($0) }.map { $0 >= 2 } == true, "\(accepted ?? "missing")")
+        #expect(metrics.contains("netstatd_http_connections_expired_total "))
+        #expect(metrics.contains("# TYPE netstatd_http_connections_open gauge"))
     }
 }

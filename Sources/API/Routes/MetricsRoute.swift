@@ -105,6 +105,20 @@ enum MetricsRoute {
             family(name, "counter", "/proc/net/dev \(field) per interface.")
             for (interface, value) in values { sample(name, [("interface", interface)], value) }
         }
+        if let http = context.configuration.httpStatistics?() {
+            // Slow or idle clients closed on time show here, not as a stuck worker.
+            for (name, help, value) in [
+                ("netstatd_http_connections_accepted_total", "HTTP connections accepted.", http.accepted),
+                ("netstatd_http_connections_evicted_total", "HTTP connections closed to make room when a connection limit was reached (the one waiting longest without a request).", http.evicted),
+                ("netstatd_http_connections_expired_total", "HTTP connections closed for not sending a request's headers in time (slow or idle clients).", http.expired),
+                ("netstatd_http_connections_refused_total", "HTTP connections turned away because every open one was being answered.", http.refused),
+            ] {
+                family(name, "counter", help)
+                sample(name, [], Double(value))
+            }
+            family("netstatd_http_connections_open", "gauge", "HTTP connections open now.")
+            sample("netstatd_http_connections_open", [], Double(http.open))
+        }
         let sampler = context.live.samplerStats
         family("netstatd_samples_total", "counter", "Samples taken since start.")
         sample("netstatd_samples_total", [], Double(sampler.samples))

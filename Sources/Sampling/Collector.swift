@@ -27,6 +27,10 @@ public struct CollectorOptions: Sendable {
     public var tcpInfo = false
     /// Walk /proc/<pid>/fd to find each socket's processes.
     public var owners = true
+    /// Read each owning process's /proc/<pid>/cgroup for its container.
+    public var containers = true
+    /// Which network namespaces to read (netlink only; /proc/net shows netstatd's own).
+    public var namespaces: NamespaceScope = .preferred
     /// In a long-running collector, trust cached fd -> socket links for this many
     /// samples before walking every fd again. 1 means always walk everything.
     public var fullOwnerWalkEvery = 1
@@ -41,9 +45,11 @@ public struct CollectorOptions: Sendable {
     }
 }
 
-/// Takes snapshots: reads every socket table, then finds each socket's owners.
-/// Keeps its netlink socket and owner cache between samples, so one Collector should
-/// live as long as the process that samples. Not thread-safe: sample from one task.
+/// Takes snapshots: reads every socket table of every network namespace in scope,
+/// then finds each socket's owners with one host-wide walk of /proc.
+/// Keeps its netlink sockets (one per namespace) and owner cache between samples, so
+/// one Collector should live as long as the process that samples. Not thread-safe:
+/// sample from one task.
 public final class Collector {
     /// The options this collector was made with.
     public let options: CollectorOptions
@@ -51,13 +57,23 @@ public final class Collector {
     private var diagError: String?
     private let owners: SocketOwnerResolver
     private var userNames: UserNames
+    /// One receive buffer for every netlink socket: dumps run one at a time.
+    private let receiveBuffer = NetlinkReceiveBuffer()
+    private let discovery: NamespaceDiscovery
+    private let entered: NamespaceReaderTable
 
     /// A collector with `options`.
     public init(options: CollectorOptions) {
         self.options = options
-        owners = SocketOwnerResolver(procRoot: options.procRoot, fullWalkEvery: options.fullOwnerWalkEvery)
+        owners = SocketOwnerResolver(
+            procRoot: options.procRoot, fullWalkEvery: options.fullOwnerWalkEvery, containers: options.containers)
         userNames = UserNames.load(procRoot: options.procRoot)
+        discovery = NamespaceDiscovery(procRoot: options.procRoot)
+        entered = NamespaceReaderTable(procRoot: options.procRoot, buffer: receiveBuffer)
     }
+
+    /// How many other network namespaces this collector holds a netlink socket in.
+    public var enteredNamespaces: Int { entered.count }
 
     /// Whether netlink is to be tried for this collector's options.
     private var wantsNetlink: Bool {
@@ -81,12 +97,18 @@ public final class Collector {
             sockets.reserveCapacity(totals.expectedSockets)
         }
         var source: SocketSource = .netlink
+        var namespaces: [NetNamespace] = []
 
         if wantsNetlink {
-            source = readNetlink(into: &sockets, problems: &problems)
+            source = readNamespaces(into: &sockets, namespaces: &namespaces, problems: &problems)
         } else {
             source = .procfs
             sockets = readProcfs(tables: allTables, problems: &problems)
+            // /proc/net is netstatd's own namespace; a captured tree's is unknown.
+            if options.procRoot == "/proc", let own = discovery.ownOnly().first {
+                namespaces = [own]
+                for index in sockets.indices { sockets[index].netns = own.inode }
+            }
         }
         if options.owners {
             owners.resolve(&sockets, problems: &problems)
@@ -97,7 +119,69 @@ public final class Collector {
         }
         return Snapshot(
             takenAt: started, duration: Clock.monotonicSeconds() - startedMonotonic, source: source,
-            sockets: sockets, problems: problems, userNames: names)
+            sockets: sockets, problems: problems, userNames: names, namespaces: namespaces)
+    }
+
+    /// Reads the namespaces in scope: netstatd's own through its own socket, every
+    /// other through the socket kept open inside it. Each socket is labelled with its
+    /// namespace. Returns where netstatd's own namespace was read from.
+    private func readNamespaces(
+        into sockets: inout [Socket], namespaces: inout [NetNamespace], problems: inout SamplingProblems
+    ) -> SocketSource {
+        let found: [NetNamespace]
+        switch options.namespaces {
+        case .host: found = discovery.ownOnly()
+        case .all: found = discovery.all()
+        case .only(let names): found = discovery.all().filter { namespace in names.contains { namespace.isNamed($0) } }
+        }
+        guard !found.isEmpty else {
+            // No namespace could be identified (no /proc/self/ns/net): read our own,
+            // unlabelled, as before namespaces were known.
+            return options.namespaces == .host || options.namespaces == .all
+                ? readNetlink(into: &sockets, problems: &problems) : .netlink
+        }
+        let update = entered.update(found)
+        problems.namespacesVanished += update.vanished.count
+        var source = SocketSource.netlink
+        namespaces.reserveCapacity(found.count)
+        for var namespace in found where !update.vanished.contains(namespace.inode) {
+            let before = sockets.count
+            if namespace.isOwn {
+                source = readNetlink(into: &sockets, problems: &problems)
+            } else if let reader = entered.reader(namespace.inode) {
+                namespace.unreadReason = readEntered(namespace, with: reader, into: &sockets, problems: &problems)
+            } else {
+                namespace.unreadReason = update.failures[namespace.inode] ?? "not entered: no process or mount to enter it through"
+            }
+            if let reason = namespace.unreadReason {
+                problems.namespacesNotRead.append(UnreadNamespace(inode: namespace.inode, name: namespace.name, reason: reason))
+            }
+            for index in before..<sockets.count { sockets[index].netns = namespace.inode }
+            namespaces.append(namespace)
+        }
+        return source
+    }
+
+    /// Reads one entered namespace's tables; a table the kernel refuses there is read
+    /// from `/proc/<pid>/net` of a process inside it, in `auto` mode and when one is.
+    /// Returns why some tables could not be read, nil when all were.
+    private func readEntered(
+        _ namespace: NetNamespace, with reader: SockDiagReader, into sockets: inout [Socket],
+        problems: inout SamplingProblems
+    ) -> String? {
+        let (refused, error) = dumpTables(reader, into: &sockets)
+        guard !refused.isEmpty else { return nil }
+        if options.source == .auto, let pid = namespace.pid {
+            var local = SamplingProblems()
+            var fallback = ProcNetSockets.read(procRoot: "\(options.procRoot)/\(pid)", tables: refused, problems: &local)
+            if options.listeningOnly { fallback.removeAll { !$0.isListening } }
+            sockets += fallback
+            problems.malformedLines += local.malformedLines
+            if local.socketTablesUnreadable.isEmpty { return nil }
+            return "tables unreadable: " + local.socketTablesUnreadable.joined(separator: "; ")
+        }
+        return "tables refused (" + refused.map { "\($0.0.rawValue)/\($0.1.rawValue)" }.joined(separator: ", ")
+            + "): " + (error ?? "?")
     }
 
     private var allTables: [(TransportProtocol, AddressFamily)] {
@@ -119,7 +203,7 @@ public final class Collector {
     /// say) is read from /proc/net instead in `auto` mode.
     private func readNetlink(into sockets: inout [Socket], problems: inout SamplingProblems) -> SocketSource {
         if diag == nil && diagError == nil {
-            do { diag = try SockDiagReader() } catch { diagError = String(describing: error) }
+            do { diag = try SockDiagReader(buffer: receiveBuffer) } catch { diagError = String(describing: error) }
         }
         guard let diag else {
             problems.netlinkError = diagError
@@ -131,7 +215,26 @@ public final class Collector {
             problems.socketTablesUnreadable = allTables.map { "\($0.0.rawValue)/\($0.1.rawValue)" }
             return .netlink
         }
+        let (refused, error) = dumpTables(diag, into: &sockets)
+        if let error { problems.netlinkError = error }
+        if !refused.isEmpty {
+            if options.source == .auto {
+                problems.netlinkFellBack = true
+                sockets += readProcfs(tables: refused, problems: &problems)
+            } else {
+                problems.socketTablesUnreadable += refused.map { "\($0.0.rawValue)/\($0.1.rawValue)" }
+            }
+        }
+        return .netlink
+    }
+
+    /// Dumps every table in scope through `diag`; returns the tables the kernel
+    /// refused and the last refusal.
+    private func dumpTables(
+        _ diag: SockDiagReader, into sockets: inout [Socket]
+    ) -> (refused: [(TransportProtocol, AddressFamily)], error: String?) {
         var refused: [(TransportProtocol, AddressFamily)] = []
+        var lastError: String?
         var tables = allTables
         if options.protocols.contains(.tcp) && options.families.count == 2 {
             let before = sockets.count
@@ -150,19 +253,11 @@ public final class Collector {
                               tcpInfo: options.tcpInfo, into: &sockets)
             } catch {
                 sockets.removeSubrange(before...)
-                problems.netlinkError = String(describing: error)
+                lastError = String(describing: error)
                 refused.append((proto, family))
             }
         }
-        if !refused.isEmpty {
-            if options.source == .auto {
-                problems.netlinkFellBack = true
-                sockets += readProcfs(tables: refused, problems: &problems)
-            } else {
-                problems.socketTablesUnreadable += refused.map { "\($0.0.rawValue)/\($0.1.rawValue)" }
-            }
-        }
-        return .netlink
+        return (refused, lastError)
     }
 
     private func readProcfs(tables: [(TransportProtocol, AddressFamily)], problems: inout SamplingProblems) -> [Socket] {

@@ -1,22 +1,41 @@
 import Glibc
 internal import CNetlink
 
+/// The buffer replies are received into. Dumps run one at a time, so the sockets of
+/// one Collector (one per network namespace) share one instead of holding 64 KiB each.
+final class NetlinkReceiveBuffer {
+    /// Large enough that the kernel can fill each datagram fully (it sizes dump skbs
+    /// from the receiver's buffer, up to 32 KiB, see net/netlink/af_netlink.c).
+    var bytes = [UInt8](repeating: 0, count: 64 * 1024)
+}
+
 /// A NETLINK_SOCK_DIAG socket: sends one dump request and hands back the reply
 /// messages. Owns its file descriptor and closes it in deinit.
 final class NetlinkSocket {
     private let fd: Int32
     private var sequence: UInt32 = 0
-    /// Large enough that the kernel can fill each datagram fully (it sizes dump skbs
-    /// from the receiver's buffer, up to 32 KiB, see net/netlink/af_netlink.c).
-    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private let receive: NetlinkReceiveBuffer
 
     /// Opens a sock_diag netlink socket in the caller's network namespace.
-    init() throws {
-        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_SOCK_DIAG)
+    convenience init(buffer: NetlinkReceiveBuffer = NetlinkReceiveBuffer()) throws {
+        let fd = Self.openSockDiag()
         guard fd >= 0 else { throw NetlinkError(operation: "socket", errno: errno, sequence: 0) }
+        self.init(adopting: fd, buffer: buffer)
+    }
+
+    /// Takes ownership of `fd`, a NETLINK_SOCK_DIAG socket opened by `openSockDiag`
+    /// (perhaps on a thread inside another network namespace: the socket stays there).
+    init(adopting fd: Int32, buffer: NetlinkReceiveBuffer) {
         self.fd = fd
+        receive = buffer
         var size: Int32 = 1 << 20
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// socket(2) for NETLINK_SOCK_DIAG in the calling thread's network namespace;
+    /// -1 with errno set on failure.
+    static func openSockDiag() -> Int32 {
+        socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_SOCK_DIAG)
     }
 
     deinit { close(fd) }
@@ -50,7 +69,7 @@ final class NetlinkSocket {
         }
 
         while true {
-            let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let received = receive.bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if received < 0 {
                 if errno == EINTR { continue }
                 throw NetlinkError(operation: "recv \(what)", errno: errno, sequence: seq)
@@ -58,7 +77,7 @@ final class NetlinkSocket {
             if received == 0 { return }
             var finished = false
             var failure: Int32 = 0
-            buffer.withUnsafeBytes { all in
+            receive.bytes.withUnsafeBytes { all in
                 let datagram = UnsafeRawBufferPointer(rebasing: all[0..<received])
                 NetlinkMessage.forEachMessage(in: datagram) { header, body in
                     guard header.sequence == seq else { return true }  // a stale reply

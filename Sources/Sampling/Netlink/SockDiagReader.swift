@@ -3,9 +3,15 @@
 final class SockDiagReader {
     private let socket: NetlinkSocket
 
-    /// Opens the netlink socket; throws when the kernel refuses NETLINK_SOCK_DIAG.
-    init() throws {
-        socket = try NetlinkSocket()
+    /// Opens the netlink socket in the caller's network namespace; throws when the
+    /// kernel refuses NETLINK_SOCK_DIAG.
+    init(buffer: NetlinkReceiveBuffer = NetlinkReceiveBuffer()) throws {
+        socket = try NetlinkSocket(buffer: buffer)
+    }
+
+    /// Reads through `socket` (one opened inside another network namespace).
+    init(socket: NetlinkSocket) {
+        self.socket = socket
     }
 
     /// Appends every TCP socket of both families to `sockets` with one dump.

@@ -57,8 +57,9 @@ public final class Collector {
     private var diagError: String?
     private let owners: SocketOwnerResolver
     private var userNames: UserNames
-    /// One receive buffer for every netlink socket: dumps run one at a time.
-    private let receiveBuffer = NetlinkReceiveBuffer()
+    /// Receive buffers for the netlink sockets, one per thread dumping at once.
+    private let receiveBuffers: [NetlinkReceiveBuffer]
+    private let tableDump: TableDump
     private let discovery: NamespaceDiscovery
     private let entered: NamespaceReaderTable
 
@@ -69,7 +70,10 @@ public final class Collector {
             procRoot: options.procRoot, fullWalkEvery: options.fullOwnerWalkEvery, containers: options.containers)
         userNames = UserNames.load(procRoot: options.procRoot)
         discovery = NamespaceDiscovery(procRoot: options.procRoot)
-        entered = NamespaceReaderTable(procRoot: options.procRoot, buffer: receiveBuffer)
+        entered = NamespaceReaderTable(procRoot: options.procRoot)
+        tableDump = TableDump(options: options)
+        let dumpers = options.namespaces == .host ? 1 : min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        receiveBuffers = (0..<dumpers).map { _ in NetlinkReceiveBuffer() }
     }
 
     /// How many other network namespaces this collector holds a netlink socket in.
@@ -142,14 +146,25 @@ public final class Collector {
         }
         let update = entered.update(found)
         problems.namespacesVanished += update.vanished.count
+        let present = found.filter { !update.vanished.contains($0.inode) }
+        // Every entered namespace is dumped at once, several at a time; the sockets
+        // are then laid out namespace by namespace in `found`'s order (the host's first).
+        let others = present.filter { !$0.isOwn }.compactMap { namespace in
+            entered.reader(namespace.inode).map { (inode: namespace.inode, reader: $0) }
+        }
+        let results = tableDump.run(others.map(\.reader), buffers: receiveBuffers)
+        var resultAt: [UInt64: Int] = [:]
+        for (position, other) in others.enumerated() { resultAt[other.inode] = position }
+
         var source = SocketSource.netlink
-        namespaces.reserveCapacity(found.count)
-        for var namespace in found where !update.vanished.contains(namespace.inode) {
+        namespaces.reserveCapacity(present.count)
+        for var namespace in present {
             let before = sockets.count
             if namespace.isOwn {
                 source = readNetlink(into: &sockets, problems: &problems)
-            } else if let reader = entered.reader(namespace.inode) {
-                namespace.unreadReason = readEntered(namespace, with: reader, into: &sockets, problems: &problems)
+            } else if let position = resultAt[namespace.inode] {
+                sockets += results[position].sockets
+                namespace.unreadReason = fallBack(namespace, results[position], into: &sockets, problems: &problems)
             } else {
                 namespace.unreadReason = update.failures[namespace.inode] ?? "not entered: no process or mount to enter it through"
             }
@@ -162,14 +177,14 @@ public final class Collector {
         return source
     }
 
-    /// Reads one entered namespace's tables; a table the kernel refuses there is read
-    /// from `/proc/<pid>/net` of a process inside it, in `auto` mode and when one is.
-    /// Returns why some tables could not be read, nil when all were.
-    private func readEntered(
-        _ namespace: NetNamespace, with reader: SockDiagReader, into sockets: inout [Socket],
+    /// For an entered namespace whose dump the kernel refused some tables of, reads
+    /// those from `/proc/<pid>/net` of a process inside it (in `auto` mode, when one
+    /// is). Returns why some tables could not be read, nil when all were.
+    private func fallBack(
+        _ namespace: NetNamespace, _ dumped: TableDump.Result, into sockets: inout [Socket],
         problems: inout SamplingProblems
     ) -> String? {
-        let (refused, error) = dumpTables(reader, into: &sockets)
+        let (refused, error) = (dumped.refused, dumped.error)
         guard !refused.isEmpty else { return nil }
         if options.source == .auto, let pid = namespace.pid {
             var local = SamplingProblems()
@@ -184,26 +199,13 @@ public final class Collector {
             + "): " + (error ?? "?")
     }
 
-    private var allTables: [(TransportProtocol, AddressFamily)] {
-        var tables: [(TransportProtocol, AddressFamily)] = []
-        for proto in [TransportProtocol.tcp, .udp] where options.protocols.contains(proto) {
-            for family in [AddressFamily.ipv4, .ipv6] where options.families.contains(family) {
-                tables.append((proto, family))
-            }
-        }
-        return tables
-    }
-
-    private func stateMask(for proto: TransportProtocol) -> UInt32 {
-        guard options.listeningOnly else { return SocketState.allStatesMask }
-        return 1 << UInt32(proto == .tcp ? SocketState.listen.rawValue : SocketState.close.rawValue)
-    }
+    private var allTables: [(TransportProtocol, AddressFamily)] { tableDump.tables }
 
     /// Reads each table over netlink; a table the kernel refuses (no udp_diag module,
     /// say) is read from /proc/net instead in `auto` mode.
     private func readNetlink(into sockets: inout [Socket], problems: inout SamplingProblems) -> SocketSource {
         if diag == nil && diagError == nil {
-            do { diag = try SockDiagReader(buffer: receiveBuffer) } catch { diagError = String(describing: error) }
+            do { diag = try SockDiagReader() } catch { diagError = String(describing: error) }
         }
         guard let diag else {
             problems.netlinkError = diagError
@@ -215,7 +217,7 @@ public final class Collector {
             problems.socketTablesUnreadable = allTables.map { "\($0.0.rawValue)/\($0.1.rawValue)" }
             return .netlink
         }
-        let (refused, error) = dumpTables(diag, into: &sockets)
+        let (refused, error) = tableDump.run(diag, buffer: receiveBuffers[0], into: &sockets)
         if let error { problems.netlinkError = error }
         if !refused.isEmpty {
             if options.source == .auto {
@@ -226,38 +228,6 @@ public final class Collector {
             }
         }
         return .netlink
-    }
-
-    /// Dumps every table in scope through `diag`; returns the tables the kernel
-    /// refused and the last refusal.
-    private func dumpTables(
-        _ diag: SockDiagReader, into sockets: inout [Socket]
-    ) -> (refused: [(TransportProtocol, AddressFamily)], error: String?) {
-        var refused: [(TransportProtocol, AddressFamily)] = []
-        var lastError: String?
-        var tables = allTables
-        if options.protocols.contains(.tcp) && options.families.count == 2 {
-            let before = sockets.count
-            do {
-                try diag.dumpTCPBothFamilies(states: stateMask(for: .tcp), tcpInfo: options.tcpInfo, into: &sockets)
-                tables.removeAll { $0.0 == .tcp }
-            } catch {
-                // Kernels without the compat request answer per family below.
-                sockets.removeSubrange(before...)
-            }
-        }
-        for (proto, family) in tables {
-            let before = sockets.count
-            do {
-                try diag.dump(family: family, proto: proto, states: stateMask(for: proto),
-                              tcpInfo: options.tcpInfo, into: &sockets)
-            } catch {
-                sockets.removeSubrange(before...)
-                lastError = String(describing: error)
-                refused.append((proto, family))
-            }
-        }
-        return (refused, lastError)
     }
 
     private func readProcfs(tables: [(TransportProtocol, AddressFamily)], problems: inout SamplingProblems) -> [Socket] {

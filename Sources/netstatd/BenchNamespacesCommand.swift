@@ -48,10 +48,24 @@ enum BenchNamespacesCommand {
                 + "\"not_read\": \(snapshot.problems.namespacesNotRead.count), \"vanished\": \(snapshot.problems.namespacesVanished), "
                 + "\"entered\": \(collector.enteredNamespaces), \"own_read\": \(own?.wasRead ?? false), "
                 + "\"open_fds\": \(count("/proc/self/fd") - 1), \"threads\": \(count("/proc/self/task")), "
+                + "\"entry_threads\": \(threads(named: "netstatd-setns")), "
                 + "\"duration_ms\": \(milliseconds), "
                 + "\"read_inodes\": [\(snapshot.namespaces.filter(\.wasRead).map { String($0.inode) }.joined(separator: ","))]}\n").utf8))
         }
         return 0
+    }
+
+    /// Threads of this process whose name (`comm`) is `name`.
+    private static func threads(named name: String) -> Int {
+        guard let dir = opendir("/proc/self/task") else { return -1 }
+        defer { closedir(dir) }
+        var found = 0
+        while let entry = readdir(dir) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            guard tid.first != ".", let text = try? FileContents.text(atPath: "/proc/self/task/\(tid)/comm") else { continue }
+            if text.trimmingWhitespace() == name { found += 1 }
+        }
+        return found
     }
 
     /// Entries of a directory, `.` and `..` left out.

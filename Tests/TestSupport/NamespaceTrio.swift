@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// A helper process (namespaces.py, or `netstatd bench-namespaces`) that prints JSON
 /// lines and runs until its stdin closes. Stopped (stdin closed, then killed after a
@@ -102,8 +103,15 @@ public final class NamespaceTrio {
     public init(tag: String) throws {
         a = try NetworkNamespace(tag: tag + "a")
         b = try NetworkNamespace(tag: tag + "b")
-        port = 20000 + Int(getpid() % 10000)
-        let suffix = String(getpid() % 100000)
+
+        // Unique per trio: tests in one process run at once, and a sample of every
+        // namespace sees all their trios.
+        let serial = Self.made.withLock { count -> Int in
+            count += 1
+            return count
+        }
+        port = 20000 + Int(getpid() % 1000) * 10 + serial % 10
+        let suffix = String(getpid() % 10000) + "x" + String(serial)
         let (vethA, vethB) = ("nsdva" + suffix, "nsdvb" + suffix)
         for command in [
             ["ip", "link", "add", vethA, "netns", a.name, "type", "veth", "peer", "name", vethB, "netns", b.name],
@@ -129,6 +137,8 @@ public final class NamespaceTrio {
         // Let the accept above happen before anyone compares.
         usleep(200_000)
     }
+
+    private static let made = Mutex(0)
 
     /// Runs `arguments` inside namespace c (nsenter into the zoo's namespace).
     public func runInC(_ arguments: [String]) throws -> CommandResult {

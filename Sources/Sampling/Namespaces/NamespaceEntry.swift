@@ -11,6 +11,9 @@ internal import CNetlink
 /// call, and no thread that sampling or HTTP uses ever leaves netstatd's namespace.
 /// The namespace fds stay the caller's to close.
 enum NamespaceEntry {
+    /// The entry thread's name (`/proc/<pid>/task/<tid>/comm`), so a leak would show.
+    static let threadName = "netstatd-setns"
+
     /// What entering one namespace gave.
     enum Outcome: Sendable, Equatable {
         /// A NETLINK_SOCK_DIAG socket inside it, now the caller's to close.
@@ -53,6 +56,13 @@ enum NamespaceEntry {
 
         /// Runs on the entry thread.
         func run() {
+            // Named through /proc (Glibc's Swift module lacks pthread_setname_np),
+            // before leaving netstatd's namespace.
+            let comm = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+            if comm >= 0 {
+                _ = NamespaceEntry.threadName.withCString { write(comm, $0, strlen($0)) }
+                close(comm)
+            }
             for fd in namespaceFDs {
                 guard netstatd_setns(fd, NETSTATD_CLONE_NEWNET) == 0 else {
                     outcomes.append(.failed(call: "setns", errno: errno))

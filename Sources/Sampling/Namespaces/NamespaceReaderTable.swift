@@ -18,16 +18,14 @@ final class NamespaceReaderTable {
     }
 
     private let procRoot: String
-    private let buffer: NetlinkReceiveBuffer
     private var readers: [UInt64: SockDiagReader] = [:]
     /// Namespaces that refused entry for lack of privilege (EPERM, EACCES): not tried
     /// again while they exist, since retrying cannot succeed and costs a thread.
     private var refused: [UInt64: String] = [:]
 
-    /// A table entering namespaces through `procRoot`, receiving into `buffer`.
-    init(procRoot: String, buffer: NetlinkReceiveBuffer) {
+    /// A table entering namespaces through `procRoot`.
+    init(procRoot: String) {
         self.procRoot = procRoot
-        self.buffer = buffer
     }
 
     /// How many namespaces a socket is held open in.
@@ -84,7 +82,7 @@ final class NamespaceReaderTable {
         for (entry, outcome) in zip(pending, outcomes) {
             switch outcome {
             case .socket(let socket):
-                readers[entry.inode] = SockDiagReader(socket: NetlinkSocket(adopting: socket, buffer: buffer))
+                readers[entry.inode] = SockDiagReader(socket: NetlinkSocket(adopting: socket))
             case .failed(let call, let code):
                 var reason = "\(call): \(Self.text(code))"
                 if call == "setns" && code == EPERM {

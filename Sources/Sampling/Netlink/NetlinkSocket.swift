@@ -1,8 +1,9 @@
 import Glibc
 internal import CNetlink
 
-/// The buffer replies are received into. Dumps run one at a time, so the sockets of
-/// one Collector (one per network namespace) share one instead of holding 64 KiB each.
+/// The buffer replies are received into, handed to each dump: the sockets of one
+/// Collector (one per network namespace) share a few, one per thread dumping at
+/// once, instead of holding 64 KiB each.
 final class NetlinkReceiveBuffer {
     /// Large enough that the kernel can fill each datagram fully (it sizes dump skbs
     /// from the receiver's buffer, up to 32 KiB, see net/netlink/af_netlink.c).
@@ -14,20 +15,18 @@ final class NetlinkReceiveBuffer {
 final class NetlinkSocket {
     private let fd: Int32
     private var sequence: UInt32 = 0
-    private let receive: NetlinkReceiveBuffer
 
     /// Opens a sock_diag netlink socket in the caller's network namespace.
-    convenience init(buffer: NetlinkReceiveBuffer = NetlinkReceiveBuffer()) throws {
+    convenience init() throws {
         let fd = Self.openSockDiag()
         guard fd >= 0 else { throw NetlinkError(operation: "socket", errno: errno, sequence: 0) }
-        self.init(adopting: fd, buffer: buffer)
+        self.init(adopting: fd)
     }
 
     /// Takes ownership of `fd`, a NETLINK_SOCK_DIAG socket opened by `openSockDiag`
     /// (perhaps on a thread inside another network namespace: the socket stays there).
-    init(adopting fd: Int32, buffer: NetlinkReceiveBuffer) {
+    init(adopting fd: Int32) {
         self.fd = fd
-        receive = buffer
         var size: Int32 = 1 << 20
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     }
@@ -41,9 +40,10 @@ final class NetlinkSocket {
     deinit { close(fd) }
 
     /// Sends `payload` as a dump request of `type` and calls `onMessage` with the payload
-    /// of every reply message until NLMSG_DONE. An NLMSG_ERROR reply is thrown.
+    /// of every reply message until NLMSG_DONE, receiving into `receive` (no other
+    /// thread may use it meanwhile). An NLMSG_ERROR reply is thrown.
     func dump(
-        type: UInt16, payload: [UInt8], what: String,
+        type: UInt16, payload: [UInt8], what: String, buffer receive: NetlinkReceiveBuffer,
         onMessage: (UnsafeRawBufferPointer) -> Void
     ) throws {
         sequence &+= 1

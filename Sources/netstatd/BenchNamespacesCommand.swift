@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Sampling
 
@@ -38,21 +39,49 @@ enum BenchNamespacesCommand {
         }
         // Written with write(2), unbuffered: the reader waits for each line.
         let output = StandardOutput()
+        // libdispatch opens its own fds (epoll, eventfd) the first time it runs
+        // work; started here, so fd counts compare from the first sample on.
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in }
         while readLine() != nil {
             let started = Clock.monotonicSeconds()
             let snapshot = collector.sample()
             let milliseconds = (Clock.monotonicSeconds() - started) * 1000
             let read = snapshot.namespaces.filter(\.wasRead).count
             let own = snapshot.namespaces.first(where: \.isOwn)
+            let fds = openFDKinds()
             output.write(Array(("{\"sockets\": \(snapshot.sockets.count), \"namespaces\": \(snapshot.namespaces.count), \"read\": \(read), "
                 + "\"not_read\": \(snapshot.problems.namespacesNotRead.count), \"vanished\": \(snapshot.problems.namespacesVanished), "
                 + "\"entered\": \(collector.enteredNamespaces), \"own_read\": \(own?.wasRead ?? false), "
                 + "\"open_fds\": \(count("/proc/self/fd") - 1), \"threads\": \(count("/proc/self/task")), "
                 + "\"entry_threads\": \(threads(named: "netstatd-setns")), "
+                + "\"netlink_fds\": \(fds.netlink), \"namespace_fds\": \(fds.namespaces), "
                 + "\"duration_ms\": \(milliseconds), "
                 + "\"read_inodes\": [\(snapshot.namespaces.filter(\.wasRead).map { String($0.inode) }.joined(separator: ","))]}\n").utf8))
         }
         return 0
+    }
+
+    /// This process's open netlink sockets and namespace files (`net:[...]`).
+    private static func openFDKinds() -> (netlink: Int, namespaces: Int) {
+        guard let dir = opendir("/proc/self/fd") else { return (-1, -1) }
+        defer { closedir(dir) }
+        var netlink = 0, namespaces = 0
+        var link = [CChar](repeating: 0, count: 64)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            guard let fd = Int32(name) else { continue }
+            let length = readlink("/proc/self/fd/\(name)", &link, link.count - 1)
+            guard length > 0 else { continue }
+            link[length] = 0
+            let target = String(cString: link)
+            if target.hasPrefix("net:[") { namespaces += 1 }
+            if target.hasPrefix("socket:[") {
+                var domain: Int32 = 0
+                var size = socklen_t(MemoryLayout<Int32>.size)
+                if getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) == 0 && domain == AF_NETLINK { netlink += 1 }
+            }
+        }
+        return (netlink, namespaces)
     }
 
     /// Threads of this process whose name (`comm`) is `name`.

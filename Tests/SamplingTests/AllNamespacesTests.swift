@@ -226,9 +226,13 @@ struct AllNamespacesTests {
 
     private static func threads(_ line: [String: Any]) -> Int { line["threads"] as? Int ?? Int.max }
 
-    /// Open fds less the sockets held in entered namespaces: constant when nothing leaks.
+    /// Open fds less the sockets held in entered namespaces: constant when nothing
+    /// leaks. Also checked on the way: one netlink socket per entered namespace plus
+    /// netstatd's own, and no namespace fd left open.
     private static func fdsBeyondSockets(_ line: [String: Any]) -> Int {
-        (line["open_fds"] as? Int ?? -1000) - (line["entered"] as? Int ?? 0)
+        #expect(line["netlink_fds"] as? Int == (line["entered"] as? Int ?? 0) + 1, "\(line)")
+        #expect(line["namespace_fds"] as? Int == 0, "\(line)")
+        return (line["open_fds"] as? Int ?? -1000) - (line["entered"] as? Int ?? 0)
     }
 
     /// Runs `ip -batch` over `lines`.

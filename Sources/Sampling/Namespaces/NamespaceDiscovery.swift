@@ -45,7 +45,7 @@ final class NamespaceDiscovery {
     }
 
     /// Every network namespace: the host's first, then netstatd's own, then the rest
-    /// by name and inode. `vanished` counts processes that exited while being looked at.
+    /// by name and inode.
     func all() -> [NetNamespace] {
         guard let own else { return [] }
         let host = hostInode()

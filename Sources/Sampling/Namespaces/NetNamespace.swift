@@ -13,7 +13,8 @@ public struct NetNamespace: Sendable, Hashable {
     public var isOwn: Bool
     /// The lowest pid of the processes in it, nil when no process is (only a bind mount holds it).
     public var pid: Int32?
-    /// How many processes have it as their network namespace.
+    /// How many processes have it as their network namespace (1, netstatd, when only
+    /// netstatd's own namespace is looked at: processes are then not walked).
     public var processCount: Int
     /// A bind mount that holds it open (`/run/netns/NAME`, `/run/docker/netns/ID`), if any.
     public var mountPath: String?

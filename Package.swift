@@ -38,7 +38,7 @@ let package = Package(
         // Shared by the test targets: commands, namespaces, the socket zoo, ss parsing.
         .target(
             name: "TestSupport", dependencies: ["Sampling"], path: "Tests/TestSupport",
-            resources: [.copy("zoo.py")]),
+            resources: [.copy("zoo.py"), .copy("namespaces.py")]),
         .testTarget(
             name: "SamplingTests",
             dependencies: ["Sampling", "Rendering", "TestSupport"],

@@ -7,4 +7,11 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
+// setns(2), to open a sock_diag socket inside another network namespace. Glibc's Swift
+// module leaves out setns and CLONE_NEWNET (they need _GNU_SOURCE), so the system
+// call is wrapped here; CLONE_NEWNET is include/uapi/linux/sched.h's value.
+#include <unistd.h>
+#include <sys/syscall.h>
+#define NETSTATD_CLONE_NEWNET 0x40000000
+static inline int netstatd_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }
 #endif

@@ -32,6 +32,7 @@ public final class APIServer: Sendable {
         router.add("GET", "/api/v1/connections", ConnectionRoutes.list)
         router.add("GET", "/api/v1/listeners", ListenerRoutes.list)
         router.add("GET", "/api/v1/ports/{port}", ConnectionRoutes.port)
+        router.add("GET", "/api/v1/namespaces", NamespaceRoutes.list)
         router.add("GET", "/api/v1/processes", ProcessRoutes.list)
         router.add("GET", "/api/v1/processes/{pid}", ProcessRoutes.one)
         router.add("GET", "/api/v1/stats/states", StatsRoutes.states)

@@ -15,6 +15,8 @@ info:
     and name the bad parameter. State names are netstat's; filters accept
     `TIME_WAIT`, `time-wait` and `estab` alike. "Current" means a sample at most one
     second old. Listening on anything but loopback requires a bearer token.
+    Every network namespace on the host is sampled (as root): each socket says which
+    one it lives in (`netns`), and `netns=` narrows any socket list to some of them.
 servers:
   - url: http://127.0.0.1:7878
 security:
@@ -71,6 +73,8 @@ paths:
         - $ref: "#/components/parameters/process"
         - $ref: "#/components/parameters/user"
         - {name: listening, in: query, schema: {type: boolean}}
+        - $ref: "#/components/parameters/netns"
+        - $ref: "#/components/parameters/container"
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000000}}
         - {name: cursor, in: query, description: The `next` of the previous page, schema: {type: string}}
         - $ref: "#/components/parameters/info"
@@ -101,6 +105,8 @@ paths:
         - $ref: "#/components/parameters/pid"
         - $ref: "#/components/parameters/process"
         - $ref: "#/components/parameters/user"
+        - $ref: "#/components/parameters/netns"
+        - $ref: "#/components/parameters/container"
         - $ref: "#/components/parameters/info"
         - $ref: "#/components/parameters/format"
       responses:
@@ -114,15 +120,41 @@ paths:
             text/plain: {schema: {type: string}}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "404": {$ref: "#/components/responses/UnknownNamespace"}
   /api/v1/ports/{port}:
     get:
-      summary: Who listens on a port and every connection using it (lsof -i :PORT)
+      summary: Who listens on a port and every connection using it (lsof -i :PORT), in every network namespace
+      description: The same port listened on in two network namespaces is two listeners, each with its `netns`.
       parameters:
         - {name: port, in: path, required: true, schema: {type: integer, minimum: 1, maximum: 65535}}
         - $ref: "#/components/parameters/proto"
+        - $ref: "#/components/parameters/netns"
         - $ref: "#/components/parameters/info"
       responses:
         "200": {description: The port, content: {application/json: {schema: {$ref: "#/components/schemas/PortReport"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "404": {$ref: "#/components/responses/UnknownNamespace"}
+  /api/v1/namespaces:
+    get:
+      summary: Every network namespace netstatd sees (ip netns list, lsns -t net), with socket counts
+      description: |
+        The host's namespace first. A namespace is known by its inode (`net:[inode]` in
+        `readlink /proc/PID/ns/net`), which every socket carries as `netns`; `name` is its
+        `ip netns` name. `read` is false when its sockets could not be read (netstatd
+        lacks CAP_SYS_ADMIN to enter it), with the reason.
+      parameters:
+        - $ref: "#/components/parameters/format"
+      responses:
+        "200":
+          description: The namespaces
+          headers: {Netstatd-Taken-At: {$ref: "#/components/headers/TakenAt"}, ETag: {$ref: "#/components/headers/ETag"}}
+          content:
+            application/json: {schema: {$ref: "#/components/schemas/NamespaceList"}}
+            application/x-ndjson: {schema: {type: string}}
+            text/csv: {schema: {type: string}}
+            text/plain: {schema: {type: string}}
+        "304": {$ref: "#/components/responses/NotModified"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
   /api/v1/processes:
@@ -166,6 +198,8 @@ paths:
         - $ref: "#/components/parameters/pid"
         - $ref: "#/components/parameters/process"
         - $ref: "#/components/parameters/user"
+        - $ref: "#/components/parameters/netns"
+        - $ref: "#/components/parameters/container"
         - {name: group_by, in: query, schema: {type: string, enum: [local_port, remote_addr, process]}}
         - $ref: "#/components/parameters/format"
       responses:
@@ -180,6 +214,7 @@ paths:
         "304": {$ref: "#/components/responses/NotModified"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "404": {$ref: "#/components/responses/UnknownNamespace"}
   /api/v1/stats/protocols:
     get:
       summary: Protocol counters (netstat -s) with per-second rates over the last interval, and health signals
@@ -397,6 +432,8 @@ components:
     process: {name: process, in: query, description: Process name as /proc/PID/comm shows it, schema: {type: string}}
     user: {name: user, in: query, description: User name or uid, schema: {type: string}}
     info: {name: info, in: query, description: "tcp adds tcp_info, timer adds timers; comma-separated", schema: {type: string}}
+    netns: {name: netns, in: query, description: "Network namespaces: inode, ip netns name or host; comma-separated or repeated. One no namespace answers to is a 404 naming it.", schema: {type: string}, example: "blue,4026532301"}
+    container: {name: container, in: query, description: "A container id prefix (as docker ps shows it), a machine name, or a systemd unit; matches sockets its processes hold and every socket in its network namespace", schema: {type: string}}
     from: {name: from, in: query, description: "Window start (default: an hour before `to`): RFC 3339, Unix seconds, or relative (-15m, -2h, now)", schema: {type: string}}
     to: {name: to, in: query, description: "Window end (default: now)", schema: {type: string}}
     format: {name: format, in: query, description: Also chosen by Accept, schema: {type: string, enum: [json, ndjson, csv, table]}}
@@ -405,6 +442,7 @@ components:
     Unauthorized: {description: A token is required, content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
     NoHistory: {description: This netstatd records no history (started with --no-history), content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
     NotFound: {description: Nothing there, content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
+    UnknownNamespace: {description: "netns= names a network namespace netstatd does not see; `parameter` is netns", content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
     NotModified: {description: "If-None-Match named this answer's ETag: no new sample since, no body"}
   headers:
     TakenAt: {description: "The time of the sample the answer describes (RFC 3339), in every format", schema: {type: string, format: date-time}}
@@ -428,6 +466,47 @@ components:
         name: {type: string}
         fd: {type: integer}
         start_time: {type: integer, description: Clock ticks after boot; with pid, the process identity}
+        container: {$ref: "#/components/schemas/Container"}
+    Container:
+      type: object
+      description: "The container the process runs in, from /proc/PID/cgroup; absent when none. runtime systemd means no container: a systemd service, named by id."
+      additionalProperties: false
+      required: [runtime, id, unit, pod]
+      properties:
+        runtime: {type: string, enum: [docker, containerd, cri-o, podman, systemd-nspawn, cri, systemd]}
+        id: {type: string, description: "The container id; the machine name for systemd-nspawn; the unit for systemd"}
+        unit: {type: [string, "null"], description: "The systemd unit holding it (docker-ID.scope, nginx.service)"}
+        pod: {type: [string, "null"], description: The Kubernetes pod uid}
+    Namespace:
+      type: object
+      additionalProperties: false
+      required: [inode, name, host, netstatd, pid, processes, mount, container, read, reason, sockets, listeners, by_state]
+      properties:
+        inode: {type: integer, description: "The namespace's identity: net:[inode] in readlink /proc/PID/ns/net"}
+        name: {type: [string, "null"], description: Its ip netns name (a file in /run/netns)}
+        host: {type: boolean, description: The host's namespace (pid 1's)}
+        netstatd: {type: boolean, description: The namespace netstatd runs in}
+        pid: {type: [integer, "null"], description: The lowest pid in it; null when only a bind mount holds it}
+        processes: {type: integer, description: Processes whose network namespace it is}
+        mount: {type: [string, "null"], description: "A bind mount holding it (/run/netns/NAME, /run/docker/netns/ID)"}
+        container:
+          oneOf:
+            - {$ref: "#/components/schemas/Container"}
+            - {type: "null"}
+        read: {type: boolean, description: Whether its sockets are in this sample}
+        reason: {type: [string, "null"], description: Why they are not}
+        sockets: {type: integer}
+        listeners: {type: integer}
+        by_state: {type: object, additionalProperties: {type: integer}}
+    NamespaceList:
+      type: object
+      additionalProperties: false
+      required: [taken_at, count, items, next]
+      properties:
+        taken_at: {$ref: "#/components/schemas/Timestamp"}
+        count: {type: integer}
+        items: {type: array, items: {$ref: "#/components/schemas/Namespace"}}
+        next: {type: "null"}
     Timer:
       type: [object, "null"]
       additionalProperties: false
@@ -466,7 +545,7 @@ components:
     Socket:
       type: object
       additionalProperties: false
-      required: [proto, family, state, local, remote, recv_q, send_q, uid, user, inode, cookie, drops, processes]
+      required: [proto, family, state, local, remote, recv_q, send_q, uid, user, inode, netns, cookie, drops, processes]
       properties:
         proto: {type: string, enum: [tcp, udp]}
         family: {type: string, enum: [ipv4, ipv6]}
@@ -486,6 +565,7 @@ components:
         uid: {type: integer}
         user: {type: string}
         inode: {type: integer, description: 0 for sockets no process can hold (TIME_WAIT)}
+        netns: {type: [integer, "null"], description: "The network namespace it lives in (its inode, see /api/v1/namespaces); with cookie, the socket's identity. null where unknown (history, a captured proc tree)"}
         cookie: {type: [integer, "null"], description: The kernel's socket identity; null from /proc}
         v6only: {type: [boolean, "null"], description: IPv6 sockets only}
         drops: {type: [integer, "null"]}
@@ -592,7 +672,7 @@ components:
     Problems:
       type: object
       additionalProperties: false
-      required: [processes_vanished, fd_directories_unreadable, socket_tables_unreadable, netlink_fell_back, netlink_error, malformed_lines]
+      required: [processes_vanished, fd_directories_unreadable, socket_tables_unreadable, netlink_fell_back, netlink_error, malformed_lines, namespaces_not_read, namespaces_vanished]
       properties:
         processes_vanished: {type: integer}
         fd_directories_unreadable: {type: integer}
@@ -600,6 +680,18 @@ components:
         netlink_fell_back: {type: boolean}
         netlink_error: {type: [string, "null"]}
         malformed_lines: {type: integer}
+        namespaces_not_read:
+          type: array
+          description: Network namespaces seen but not read (entering one needs CAP_SYS_ADMIN)
+          items:
+            type: object
+            additionalProperties: false
+            required: [inode, name, reason]
+            properties:
+              inode: {type: integer}
+              name: {type: [string, "null"]}
+              reason: {type: string}
+        namespaces_vanished: {type: integer, description: Namespaces gone between being found and being entered (nothing is missing)}
     Status:
       type: object
       additionalProperties: false

@@ -30,7 +30,9 @@ public struct RouteContext: Sendable {
     }
 
     /// The sockets of `snapshot` passing `filter`, using the snapshot's port index.
-    public func matching(_ filter: ConnectionFilter, in snapshot: Snapshot) -> [Int] {
+    /// Throws a 404 for a `netns=` the snapshot does not know.
+    public func matching(_ filter: ConnectionFilter, in snapshot: Snapshot) throws -> [Int] {
+        _ = try filter.namespaceInodes(in: snapshot)
         let index = (filter.port ?? filter.localPort ?? filter.remotePort) == nil ? nil : live.portIndex(for: snapshot)
         return filter.matchingIndices(in: snapshot, portIndex: index)
     }

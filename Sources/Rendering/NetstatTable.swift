@@ -5,15 +5,19 @@ import Sampling
 public struct NetstatTable {
     /// Whether to print the `PID/Program name` column.
     public var showOwners: Bool
+    /// Labels of network namespaces by inode (`NetNamespace.label`); when set, each
+    /// line starts with a `Namespace` column, as with several namespaces in one table.
+    public var namespaceLabels: [UInt64: String]?
 
     /// A table renderer.
-    public init(showOwners: Bool) {
+    public init(showOwners: Bool, namespaceLabels: [UInt64: String]? = nil) {
         self.showOwners = showOwners
+        self.namespaceLabels = namespaceLabels
     }
 
     /// The heading line.
     public var header: String {
-        let base = pad("Proto", 5) + " Recv-Q Send-Q " + pad("Local Address", 23) + " "
+        let base = (namespaceLabels == nil ? "" : pad("Namespace", 16) + " ") + pad("Proto", 5) + " Recv-Q Send-Q " + pad("Local Address", 23) + " "
             + pad("Foreign Address", 23) + " " + pad("State", 11)
         return showOwners ? base + " PID/Program name" : base.trimmingTrailingSpaces()
     }
@@ -21,7 +25,12 @@ public struct NetstatTable {
     /// One socket as a line (without newline).
     public func line(_ socket: Socket) -> String {
         let proto = socket.proto.rawValue + (socket.family == .ipv6 ? "6" : "")
-        var text = pad(proto, 5) + " " + leftPad(String(socket.recvQ), 6) + " " + leftPad(String(socket.sendQ), 6) + " "
+        var text = ""
+        if let namespaceLabels {
+            let label = socket.netns.map { namespaceLabels[$0] ?? String($0) } ?? "-"
+            text += pad(UntrustedText.terminal(label), 16) + " "
+        }
+        text += pad(proto, 5) + " " + leftPad(String(socket.recvQ), 6) + " " + leftPad(String(socket.sendQ), 6) + " "
         text += pad(Self.endpointText(socket.local), 23) + " " + pad(Self.endpointText(socket.remote), 23) + " "
         text += pad(socket.stateName, 11)
         if showOwners {

@@ -1,7 +1,7 @@
 import Sampling
 
 /// The document `netstatd snapshot --json` prints:
-/// `{"taken_at", "source", "problems", "sockets": [...]}`, written in pieces so a
+/// `{"taken_at", "source", "problems", "namespaces": [...], "sockets": [...]}`, written in pieces so a
 /// 200,000-socket snapshot never sits in memory twice.
 public enum SnapshotJSON {
     /// Writes `snapshot` (only the sockets passing `include`), handing each filled
@@ -16,6 +16,10 @@ public enum SnapshotJSON {
         json.key("duration_ms"); json.number((snapshot.duration * 1e6).rounded() / 1e3)
         json.key("source"); json.string(snapshot.source.rawValue)
         json.key("problems"); problems(snapshot.problems, to: &json)
+        json.key("namespaces")
+        json.beginArray()
+        for namespace in snapshot.namespaces { NamespaceJSON.write(namespace, to: &json) }
+        json.endArray()
         json.key("sockets")
         json.beginArray()
         for socket in snapshot.sockets where include(socket) {
@@ -40,6 +44,18 @@ public enum SnapshotJSON {
         json.key("netlink_error")
         if let error = problems.netlinkError { json.string(error) } else { json.null() }
         json.key("malformed_lines"); json.number(problems.malformedLines)
+        json.key("namespaces_not_read")
+        json.beginArray()
+        for unread in problems.namespacesNotRead {
+            json.beginObject()
+            json.key("inode"); json.number(unread.inode)
+            json.key("name")
+            if let name = unread.name { json.string(name) } else { json.null() }
+            json.key("reason"); json.string(unread.reason)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("namespaces_vanished"); json.number(problems.namespacesVanished)
         json.endObject()
     }
 }

@@ -43,6 +43,8 @@ public enum SocketJSON {
         json.key("uid"); json.number(socket.uid)
         json.key("user"); json.string(user)
         json.key("inode"); json.number(socket.inode)
+        json.key("netns")
+        if let netns = socket.netns { json.number(netns) } else { json.null() }
         json.key("cookie")
         if let cookie = socket.cookie { json.number(cookie) } else { json.null() }
         if socket.family == .ipv6 {
@@ -60,6 +62,9 @@ public enum SocketJSON {
                 json.key("name"); json.string(owners[index].name)
                 json.key("fd"); json.number(owners[index].fd)
                 json.key("start_time"); json.number(owners[index].startTime)
+                if let container = owners[index].container {
+                    json.key("container"); NamespaceJSON.container(container, to: &json)
+                }
                 json.endObject()
             }
         }

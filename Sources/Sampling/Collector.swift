@@ -27,6 +27,10 @@ public struct CollectorOptions: Sendable {
     public var tcpInfo = false
     /// Walk /proc/<pid>/fd to find each socket's processes.
     public var owners = true
+    /// Read each owning process's /proc/<pid>/cgroup for its container.
+    public var containers = true
+    /// Which network namespaces to read (netlink only; /proc/net shows netstatd's own).
+    public var namespaces: NamespaceScope = .preferred
     /// In a long-running collector, trust cached fd -> socket links for this many
     /// samples before walking every fd again. 1 means always walk everything.
     public var fullOwnerWalkEvery = 1
@@ -41,9 +45,11 @@ public struct CollectorOptions: Sendable {
     }
 }
 
-/// Takes snapshots: reads every socket table, then finds each socket's owners.
-/// Keeps its netlink socket and owner cache between samples, so one Collector should
-/// live as long as the process that samples. Not thread-safe: sample from one task.
+/// Takes snapshots: reads every socket table of every network namespace in scope,
+/// then finds each socket's owners with one host-wide walk of /proc.
+/// Keeps its netlink sockets (one per namespace) and owner cache between samples, so
+/// one Collector should live as long as the process that samples. Not thread-safe:
+/// sample from one task.
 public final class Collector {
     /// The options this collector was made with.
     public let options: CollectorOptions
@@ -51,13 +57,27 @@ public final class Collector {
     private var diagError: String?
     private let owners: SocketOwnerResolver
     private var userNames: UserNames
+    /// Receive buffers for the netlink sockets, one per thread dumping at once.
+    private let receiveBuffers: [NetlinkReceiveBuffer]
+    private let tableDump: TableDump
+    private let discovery: NamespaceDiscovery
+    private let entered: NamespaceReaderTable
 
     /// A collector with `options`.
     public init(options: CollectorOptions) {
         self.options = options
-        owners = SocketOwnerResolver(procRoot: options.procRoot, fullWalkEvery: options.fullOwnerWalkEvery)
+        owners = SocketOwnerResolver(
+            procRoot: options.procRoot, fullWalkEvery: options.fullOwnerWalkEvery, containers: options.containers)
         userNames = UserNames.load(procRoot: options.procRoot)
+        discovery = NamespaceDiscovery(procRoot: options.procRoot)
+        entered = NamespaceReaderTable(procRoot: options.procRoot)
+        tableDump = TableDump(options: options)
+        let dumpers = options.namespaces == .host ? 1 : min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        receiveBuffers = (0..<dumpers).map { _ in NetlinkReceiveBuffer() }
     }
+
+    /// How many other network namespaces this collector holds a netlink socket in.
+    public var enteredNamespaces: Int { entered.count }
 
     /// Whether netlink is to be tried for this collector's options.
     private var wantsNetlink: Bool {
@@ -81,12 +101,18 @@ public final class Collector {
             sockets.reserveCapacity(totals.expectedSockets)
         }
         var source: SocketSource = .netlink
+        var namespaces: [NetNamespace] = []
 
         if wantsNetlink {
-            source = readNetlink(into: &sockets, problems: &problems)
+            source = readNamespaces(into: &sockets, namespaces: &namespaces, problems: &problems)
         } else {
             source = .procfs
             sockets = readProcfs(tables: allTables, problems: &problems)
+            // /proc/net is netstatd's own namespace; a captured tree's is unknown.
+            if options.procRoot == "/proc", let own = discovery.ownOnly().first {
+                namespaces = [own]
+                for index in sockets.indices { sockets[index].netns = own.inode }
+            }
         }
         if options.owners {
             owners.resolve(&sockets, problems: &problems)
@@ -97,23 +123,83 @@ public final class Collector {
         }
         return Snapshot(
             takenAt: started, duration: Clock.monotonicSeconds() - startedMonotonic, source: source,
-            sockets: sockets, problems: problems, userNames: names)
+            sockets: sockets, problems: problems, userNames: names, namespaces: namespaces)
     }
 
-    private var allTables: [(TransportProtocol, AddressFamily)] {
-        var tables: [(TransportProtocol, AddressFamily)] = []
-        for proto in [TransportProtocol.tcp, .udp] where options.protocols.contains(proto) {
-            for family in [AddressFamily.ipv4, .ipv6] where options.families.contains(family) {
-                tables.append((proto, family))
-            }
+    /// Reads the namespaces in scope: netstatd's own through its own socket, every
+    /// other through the socket kept open inside it. Each socket is labelled with its
+    /// namespace. Returns where netstatd's own namespace was read from.
+    private func readNamespaces(
+        into sockets: inout [Socket], namespaces: inout [NetNamespace], problems: inout SamplingProblems
+    ) -> SocketSource {
+        let found: [NetNamespace]
+        switch options.namespaces {
+        case .host: found = discovery.ownOnly()
+        case .all: found = discovery.all()
+        case .only(let names): found = discovery.all().filter { namespace in names.contains { namespace.isNamed($0) } }
         }
-        return tables
+        guard !found.isEmpty else {
+            // No namespace could be identified (no /proc/self/ns/net): read our own,
+            // unlabelled, as before namespaces were known.
+            return options.namespaces == .host || options.namespaces == .all
+                ? readNetlink(into: &sockets, problems: &problems) : .netlink
+        }
+        let update = entered.update(found)
+        problems.namespacesVanished += update.vanished.count
+        let present = found.filter { !update.vanished.contains($0.inode) }
+        // Every entered namespace is dumped at once, several at a time; the sockets
+        // are then laid out namespace by namespace in `found`'s order (the host's first).
+        let others = present.filter { !$0.isOwn }.compactMap { namespace in
+            entered.reader(namespace.inode).map { (inode: namespace.inode, reader: $0) }
+        }
+        let results = tableDump.run(others.map(\.reader), buffers: receiveBuffers)
+        var resultAt: [UInt64: Int] = [:]
+        for (position, other) in others.enumerated() { resultAt[other.inode] = position }
+
+        var source = SocketSource.netlink
+        namespaces.reserveCapacity(present.count)
+        for var namespace in present {
+            let before = sockets.count
+            if namespace.isOwn {
+                source = readNetlink(into: &sockets, problems: &problems)
+            } else if let position = resultAt[namespace.inode] {
+                sockets += results[position].sockets
+                namespace.unreadReason = fallBack(namespace, results[position], into: &sockets, problems: &problems)
+            } else {
+                namespace.unreadReason = update.failures[namespace.inode] ?? "not entered: no process or mount to enter it through"
+            }
+            if let reason = namespace.unreadReason {
+                problems.namespacesNotRead.append(UnreadNamespace(inode: namespace.inode, name: namespace.name, reason: reason))
+            }
+            for index in before..<sockets.count { sockets[index].netns = namespace.inode }
+            namespaces.append(namespace)
+        }
+        return source
     }
 
-    private func stateMask(for proto: TransportProtocol) -> UInt32 {
-        guard options.listeningOnly else { return SocketState.allStatesMask }
-        return 1 << UInt32(proto == .tcp ? SocketState.listen.rawValue : SocketState.close.rawValue)
+    /// For an entered namespace whose dump the kernel refused some tables of, reads
+    /// those from `/proc/<pid>/net` of a process inside it (in `auto` mode, when one
+    /// is). Returns why some tables could not be read, nil when all were.
+    private func fallBack(
+        _ namespace: NetNamespace, _ dumped: TableDump.Result, into sockets: inout [Socket],
+        problems: inout SamplingProblems
+    ) -> String? {
+        let (refused, error) = (dumped.refused, dumped.error)
+        guard !refused.isEmpty else { return nil }
+        if options.source == .auto, let pid = namespace.pid {
+            var local = SamplingProblems()
+            var fallback = ProcNetSockets.read(procRoot: "\(options.procRoot)/\(pid)", tables: refused, problems: &local)
+            if options.listeningOnly { fallback.removeAll { !$0.isListening } }
+            sockets += fallback
+            problems.malformedLines += local.malformedLines
+            if local.socketTablesUnreadable.isEmpty { return nil }
+            return "tables unreadable: " + local.socketTablesUnreadable.joined(separator: "; ")
+        }
+        return "tables refused (" + refused.map { "\($0.0.rawValue)/\($0.1.rawValue)" }.joined(separator: ", ")
+            + "): " + (error ?? "?")
     }
+
+    private var allTables: [(TransportProtocol, AddressFamily)] { tableDump.tables }
 
     /// Reads each table over netlink; a table the kernel refuses (no udp_diag module,
     /// say) is read from /proc/net instead in `auto` mode.
@@ -131,29 +217,8 @@ public final class Collector {
             problems.socketTablesUnreadable = allTables.map { "\($0.0.rawValue)/\($0.1.rawValue)" }
             return .netlink
         }
-        var refused: [(TransportProtocol, AddressFamily)] = []
-        var tables = allTables
-        if options.protocols.contains(.tcp) && options.families.count == 2 {
-            let before = sockets.count
-            do {
-                try diag.dumpTCPBothFamilies(states: stateMask(for: .tcp), tcpInfo: options.tcpInfo, into: &sockets)
-                tables.removeAll { $0.0 == .tcp }
-            } catch {
-                // Kernels without the compat request answer per family below.
-                sockets.removeSubrange(before...)
-            }
-        }
-        for (proto, family) in tables {
-            let before = sockets.count
-            do {
-                try diag.dump(family: family, proto: proto, states: stateMask(for: proto),
-                              tcpInfo: options.tcpInfo, into: &sockets)
-            } catch {
-                sockets.removeSubrange(before...)
-                problems.netlinkError = String(describing: error)
-                refused.append((proto, family))
-            }
-        }
+        let (refused, error) = tableDump.run(diag, buffer: receiveBuffers[0], into: &sockets)
+        if let error { problems.netlinkError = error }
         if !refused.isEmpty {
             if options.source == .auto {
                 problems.netlinkFellBack = true

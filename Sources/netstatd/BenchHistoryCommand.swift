@@ -98,7 +98,11 @@ enum BenchHistoryCommand {
         if stat(path + "-wal", &wal) != 0 { wal.st_size = 0 }
 
         // Query latency through the API handler (JSON included), median of 5.
-        let live = LiveView(collector: Collector(options: CollectorOptions()))
+        let live = LiveView(collector: Collector(options: {
+            var options = CollectorOptions()
+            options.namespaces = .host
+            return options
+        }()))
         let api = APIServer(live: live, configuration: APIConfiguration(),
                             history: HistoryAccess(readers: ReaderPool(path: path), status: RecorderStatus(), path: path))
         func latency(_ path: String, _ query: [(name: String, value: String)]) -> (ms: Double, status: Int, bytes: Int) {

@@ -11,6 +11,8 @@ enum BenchSamplerCommand {
         let samples = try parseOptions(arguments, specs: specs).integer("samples", in: 1...10_000) ?? 10
         var options = CollectorOptions()
         options.fullOwnerWalkEvery = 60
+        // The namespace it runs in, as `ss` there reads (bench/snapshot compares the two).
+        options.namespaces = .host
         let collector = Collector(options: options)
         _ = collector.sample()
         let before = cpuSeconds()

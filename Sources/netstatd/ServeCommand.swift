@@ -23,6 +23,7 @@ enum ServeCommand {
         OptionSpec(long: "cors-origin", value: "ORIGIN", help: "Let a dashboard on ORIGIN (or *) read the API."),
         OptionSpec(long: "expose-cmdline", help: "Serve process command lines (they can hold secrets)."),
         OptionSpec(long: "proc-root", value: "DIR", help: "The proc tree to read (default $PROC_ROOT or /proc).", kind: .path),
+        OptionSpec(long: "namespaces", value: "all|host", help: "Network namespaces to sample (default all as root, else host: netstatd's own)."),
         OptionSpec(long: "threads", value: "N", help: "HTTP worker threads (default: number of CPUs, at least 2).", kind: .integer(1...64)),
         OptionSpec(long: "log-requests", help: "Log one line per request to stderr."),
     ]
@@ -85,6 +86,12 @@ enum ServeCommand {
         var options = CollectorOptions()
         options.procRoot = parsed.value("proc-root") ?? CollectorOptions.defaultProcRoot(environment: environment)
         options.tcpInfo = true
+        switch parsed.value("namespaces") {
+        case nil: break
+        case "all": options.namespaces = .all
+        case "host": options.namespaces = .host
+        case let other?: throw UsageError("--namespaces \(other): expected all (every network namespace) or host (netstatd's own)")
+        }
         // The owner cache is trusted for about a minute, then everything is walked again.
         options.fullOwnerWalkEvery = max(2, Int(60 / interval))
         let live = LiveView(collector: Collector(options: options))
@@ -140,7 +147,7 @@ enum ServeCommand {
         let first = live.refresh()
         let scheme = http.tlsCertificatePEM == nil ? "http" : "https"
         let shownHost = http.host.contains(":") ? "[\(http.host)]" : http.host
-        StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
+        StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets in \(first.namespaces.count) network namespaces via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
         if let capabilities = api.capabilities { StandardError.line("netstatd: capabilities: \(capabilities.summary)") }
         if let history { StandardError.line("netstatd: recording history in \(history.path)") }
         let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status, log: StandardError.line) }

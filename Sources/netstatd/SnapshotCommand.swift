@@ -22,6 +22,8 @@ enum SnapshotCommand {
         OptionSpec(long: "json", help: "Print one JSON document {\"taken_at\", \"sockets\": [...]}."),
         OptionSpec(long: "source", value: "SOURCE", help: "Where sockets are read from: auto, netlink or procfs."),
         OptionSpec(long: "proc-root", value: "DIR", help: "The proc tree to read (default $PROC_ROOT or /proc)."),
+        OptionSpec(long: "all-namespaces", help: "Every network namespace on the host; adds a Namespace column (needs root)."),
+        OptionSpec(short: "N", long: "net", value: "NAME", help: "Only network namespace NAME (ip netns name, inode or host; comma-separated), like ss -N."),
     ]
 
     static let discussion = """
@@ -35,12 +37,14 @@ enum SnapshotCommand {
           netstatd snapshot -i                    # interfaces, netstat -i's columns
           netstatd snapshot -rn                   # routes
           netstatd snapshot -s                    # protocol statistics
+          netstatd snapshot --all-namespaces -tlnp   # listeners of every container and namespace
+          netstatd snapshot -N blue -tuanp        # one namespace, like ss -N blue -tuanp
         """
 
     static func main(_ arguments: [String]) throws -> Int32 {
         let parsed = try parseOptions(arguments, specs: specs)
         if parsed.has("help") {
-            print(helpText(usage: "netstatd snapshot [-tulapn46eo] [-i | -r | -s] [--json] [--source SOURCE] [--proc-root DIR]",
+            print(helpText(usage: "netstatd snapshot [-tulapn46eo] [-i | -r | -s] [--json] [--all-namespaces | -N NAME] [--source SOURCE] [--proc-root DIR]",
                            abstract: "Print every TCP and UDP socket once, like netstat -tuanp.",
                            specs: specs, discussion: discussion))
             return 0
@@ -95,6 +99,8 @@ enum SnapshotCommand {
         options.listeningOnly = listening && !all
         options.tcpInfo = tcpInfo
         options.owners = json || programs
+        options.namespaces = try namespaceScope(parsed, options: options)
+        let namespaceColumn = options.namespaces != .host
 
         let snapshot = Collector(options: options).sample()
         reportProblems(snapshot)
@@ -104,7 +110,9 @@ enum SnapshotCommand {
         } else {
             let showListening = listening || all
             let showOthers = !listening || all
-            let table = NetstatTable(showOwners: programs)
+            let labels = namespaceColumn
+                ? Dictionary(snapshot.namespaces.map { ($0.inode, $0.label) }, uniquingKeysWith: { a, _ in a }) : nil
+            let table = NetstatTable(showOwners: programs, namespaceLabels: labels)
             output.write(Array((Self.title(listening: showListening, others: showOthers) + "\n").utf8))
             output.write(Array((table.header + "\n").utf8))
             var text = ""
@@ -119,6 +127,26 @@ enum SnapshotCommand {
             output.write(Array(text.utf8))
         }
         return 0
+    }
+
+    /// The namespaces `--all-namespaces` or `-N` choose; by default netstatd's own, as
+    /// `ss` and `netstat` read. A `-N` name no namespace answers to is refused here.
+    private static func namespaceScope(_ parsed: ParsedOptions, options: CollectorOptions) throws -> NamespaceScope {
+        let names = parsed.value("net").map { $0.split(separator: ",").map(String.init) }
+        if names != nil && parsed.has("all-namespaces") {
+            throw UsageError("--all-namespaces and -N both choose namespaces; give one of them")
+        }
+        guard names != nil || parsed.has("all-namespaces") else { return .host }
+        if options.source == .procfs || options.procRoot != "/proc" {
+            throw UsageError("other network namespaces are read over netlink from the live /proc: drop --source procfs and --proc-root")
+        }
+        guard let names else { return .all }
+        let known = NetNamespace.discover(procRoot: options.procRoot)
+        for name in names where !known.contains(where: { $0.isNamed(name) }) {
+            let listed = known.compactMap(\.name).sorted()
+            throw UsageError("-N \(name): no network namespace has that name or inode (ip netns names: \(listed.isEmpty ? "none" : listed.joined(separator: ", ")); an inode is the number in readlink /proc/PID/ns/net)")
+        }
+        return .only(Set(names))
     }
 
     private static func title(listening: Bool, others: Bool) -> String {
@@ -138,6 +166,10 @@ enum SnapshotCommand {
         if p.fdDirectoriesUnreadable > 0 { notes.append("\(p.fdDirectoriesUnreadable) fd directories unreadable (run as root to see every owner)") }
         if p.processesVanished > 0 { notes.append("\(p.processesVanished) processes exited during the scan") }
         if p.malformedLines > 0 { notes.append("\(p.malformedLines) malformed /proc/net lines skipped") }
+        if let first = p.namespacesNotRead.first {
+            let count = p.namespacesNotRead.count
+            notes.append("\(count) network namespace\(count == 1 ? "" : "s") not read (\(first.name ?? String(first.inode)): \(first.reason))")
+        }
         for note in notes { StandardError.line("netstatd: \(note)") }
     }
 }

@@ -19,6 +19,7 @@ let subcommands: [Subcommand] = [
     Subcommand(name: "bench-history", abstract: "Measure history storage and queries.", hidden: true, run: BenchHistoryCommand.main),
     Subcommand(name: "bench-counters", abstract: "Measure counter reading.", hidden: true, run: BenchCountersCommand.main),
     Subcommand(name: "bench-sampler", abstract: "Measure steady-state sampling cost.", hidden: true, run: BenchSamplerCommand.main),
+    Subcommand(name: "bench-namespaces", abstract: "Measure sampling every network namespace.", hidden: true, run: BenchNamespacesCommand.main),
 ]
 
 @MainActor func overview() -> String {

@@ -33,10 +33,15 @@ public final class SocketZoo {
     /// What zoo.py said it made: ports by role and the two pids.
     public let made: [String: Any]
 
-    public init(in namespace: NetworkNamespace) throws {
+    public convenience init(in namespace: NetworkNamespace) throws {
+        try self.init(launcher: ["ip", "netns", "exec", namespace.name])
+    }
+
+    /// The zoo run by `launcher` followed by `python3 zoo.py` (`nsenter ...`, `unshare -n ...`).
+    public init(launcher: [String]) throws {
         let script = TestEnvironment.zooScript
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", namespace.name, "python3", script]
+        process.arguments = launcher + ["python3", script]
         let output = Pipe()
         process.standardInput = input
         process.standardOutput = output

@@ -39,6 +39,11 @@ public enum TestEnvironment {
     public static var zooScript: String {
         Bundle.module.url(forResource: "zoo", withExtension: "py")!.path
     }
+
+    /// The namespace helper script (Tests/TestSupport/namespaces.py).
+    public static var namespacesScript: String {
+        Bundle.module.url(forResource: "namespaces", withExtension: "py")!.path
+    }
 }
 
 /// The result of running a command to completion.

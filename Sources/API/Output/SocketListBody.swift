@@ -50,7 +50,7 @@ public enum SocketListBody {
             }
             return out
         case .csv:
-            var text = "proto,family,state,local_address,local_port,remote_address,remote_port,recv_q,send_q,uid,user,inode,pids,processes\n"
+            var text = "proto,family,state,local_address,local_port,remote_address,remote_port,recv_q,send_q,uid,user,inode,pids,processes,netns\n"
             for index in indices {
                 let socket = all[index]
                 let pids = socket.processes.map { String($0.pid) }.joined(separator: " ")
@@ -61,6 +61,7 @@ public enum SocketListBody {
                     socket.remote.address.description, String(socket.remote.port),
                     String(socket.recvQ), String(socket.sendQ), String(socket.uid),
                     snapshot.userName(socket.uid), String(socket.inode), pids, names,
+                    socket.netns.map { String($0) } ?? "",
                 ]
                 text += fields.map(UntrustedText.csvCell).joined(separator: ",") + "\n"
             }

@@ -30,11 +30,16 @@ public struct ConnectionFilter: Sendable {
     public var user: String?
     /// Only listeners (true) or only non-listeners (false).
     public var listening: Bool?
+    /// Network namespaces, as given: inodes, `ip netns` names or `host` (nil: all).
+    /// Resolved against each snapshot's namespaces (`namespaceInodes`).
+    public var namespaces: [String]?
+    /// A container: a prefix of its id, or its name (machine or unit).
+    public var container: String?
 
     /// The names this filter reads from a query string.
     public static let parameterNames = [
         "proto", "family", "state", "port", "local_port", "remote_port", "local_addr", "remote_addr",
-        "pid", "process", "user", "listening",
+        "pid", "process", "user", "listening", "netns", "container",
     ]
 
     /// No filtering.
@@ -84,6 +89,32 @@ public struct ConnectionFilter: Sendable {
         process = try query.string("process")
         user = try query.string("user")
         listening = try query.bool("listening")
+        let netns = try query.nonEmptyList("netns")
+        if !netns.isEmpty { namespaces = netns }
+        if let text = try query.string("container") {
+            guard !text.isEmpty else { throw Problem.badParameter("container", text, accepts: "a container id (or a prefix of it) or name") }
+            container = text
+        }
+    }
+
+    /// The inodes of the namespaces `netns=` names in `snapshot` (nil without the
+    /// filter). A name no namespace of the snapshot answers to is a 404 naming it.
+    public func namespaceInodes(in snapshot: Snapshot) throws -> Set<UInt64>? {
+        guard let namespaces else { return nil }
+        var inodes: Set<UInt64> = []
+        for text in namespaces {
+            guard let found = snapshot.namespaces.first(where: { $0.isNamed(text) }) else {
+                let known = snapshot.namespaces.map { $0.name ?? String($0.inode) }
+                let nearest = Suggestions.nearest(text, in: known, count: 5)
+                var problem = Problem.notFound(
+                    "netns=\(text.debugDescription) names no network namespace netstatd sees; give an inode, an `ip netns` name or host"
+                        + (nearest.isEmpty ? "." : " (nearest: \(nearest.joined(separator: ", "))); GET /api/v1/namespaces lists them all."))
+                problem.parameter = "netns"
+                throw problem
+            }
+            inodes.insert(found.inode)
+        }
+        return inodes
     }
 
     private static func address(_ query: QueryParameters, _ name: String) throws -> AddressMatcher? {
@@ -101,32 +132,56 @@ public struct ConnectionFilter: Sendable {
     /// objects fight over their reference counts (measured: 85% of CPU under wrk).
     /// With a port filter and the snapshot's `PortIndex`, only the sockets on that
     /// port are examined.
+    /// A `netns=` name the snapshot does not know matches nothing here; routes check
+    /// names first with `namespaceInodes(in:)` to answer 404.
     public func matchingIndices(in snapshot: Snapshot, portIndex: PortIndex? = nil) -> [Int] {
         let uids = user.map { name in Set(snapshot.userNames.filter { $0.value == name }.keys + (UInt32(name).map { [$0] } ?? [])) }
+        let scope = Scope(self, snapshot: snapshot)
         var result: [Int] = []
         // Port 0 (unconnected remotes) is not indexed: every listener has it.
         let indexed = (port ?? localPort ?? remotePort).flatMap { $0 == 0 ? nil : $0 }
         let narrowed = portIndex.flatMap { index in indexed.map { index.sockets(usingPort: $0) } }
         snapshot.sockets.withUnsafeBufferPointer { sockets in
             if let narrowed {
-                for index in narrowed where matches(at: index, in: sockets, uids: uids) { result.append(index) }
+                for index in narrowed where matches(at: index, in: sockets, uids: uids, scope: scope) { result.append(index) }
             } else {
-                for index in sockets.indices where matches(at: index, in: sockets, uids: uids) { result.append(index) }
+                for index in sockets.indices where matches(at: index, in: sockets, uids: uids, scope: scope) { result.append(index) }
             }
         }
         return result
     }
 
     /// True when `socket` passes every filter. `userName` resolves the socket's uid.
+    /// Without a snapshot, `netns=` matches inodes only and `container=` owners only.
     public func matches(_ socket: Socket, userName: (UInt32) -> String) -> Bool {
         let uids: Set<UInt32>? = user.map { name in userName(socket.uid) == name || String(socket.uid) == name ? [socket.uid] : [] }
-        return [socket].withUnsafeBufferPointer { matches(at: 0, in: $0, uids: uids) }
+        let scope = Scope(self, snapshot: nil)
+        return [socket].withUnsafeBufferPointer { matches(at: 0, in: $0, uids: uids, scope: scope) }
+    }
+
+    /// The namespace and container filters resolved once per request.
+    private struct Scope {
+        /// Inodes `netns=` allows (nil: no filter).
+        var namespaces: Set<UInt64>?
+        /// Namespaces whose container `container=` names: every socket in them matches,
+        /// TIME_WAITs without an owner included.
+        var containerNamespaces: Set<UInt64> = []
+
+        init(_ filter: ConnectionFilter, snapshot: Snapshot?) {
+            if let names = filter.namespaces {
+                let known = snapshot?.namespaces ?? []
+                namespaces = Set(names.compactMap { text in known.first { $0.isNamed(text) }?.inode ?? UInt64(text) })
+            }
+            if let container = filter.container, let snapshot {
+                containerNamespaces = Set(snapshot.namespaces.filter { $0.container?.matches(container) == true }.map(\.inode))
+            }
+        }
     }
 
     /// The filter test on `sockets[index]`, read in place; `uids` are the uids the
     /// `user` filter allows (nil: no user filter).
     @inline(__always)
-    private func matches(at index: Int, in sockets: UnsafeBufferPointer<Socket>, uids: Set<UInt32>?) -> Bool {
+    private func matches(at index: Int, in sockets: UnsafeBufferPointer<Socket>, uids: Set<UInt32>?, scope: Scope) -> Bool {
         if let protocols, !protocols.contains(sockets[index].proto) { return false }
         if let kept = protocolFamilies[sockets[index].proto], !kept.contains(sockets[index].family) { return false }
         if let families, !families.contains(sockets[index].family) { return false }
@@ -140,6 +195,13 @@ public struct ConnectionFilter: Sendable {
         if let process, !sockets[index].processes.contains(where: { $0.name == process }) { return false }
         if let uids, !uids.contains(sockets[index].uid) { return false }
         if let listening, sockets[index].isListening != listening { return false }
+        if let allowed = scope.namespaces, !(sockets[index].netns.map(allowed.contains) ?? false) { return false }
+        if let container {
+            let inNamespace = sockets[index].netns.map(scope.containerNamespaces.contains) ?? false
+            if !inNamespace && !sockets[index].processes.contains(where: { $0.container?.matches(container) == true }) {
+                return false
+            }
+        }
         return true
     }
 }

@@ -20,7 +20,7 @@ enum ConnectionRoutes {
         if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
-        let matched = context.matching(filter, in: snapshot)
+        let matched = try context.matching(filter, in: snapshot)
         let (page, next) = Paging.page(matched, of: snapshot.sockets, limit: limit, cursor: cursor)
         let body = SocketListBody.render(
             page, total: matched.count, next: next, snapshot: snapshot, format: format, detail: detail)
@@ -29,7 +29,7 @@ enum ConnectionRoutes {
 
     /// Who listens on a port and every connection using it, with owners.
     static func port(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["proto", "info"])
+        try context.query.rejectUnknown(["proto", "info", "netns"])
         let text = context.parameters["port"] ?? ""
         guard let number = Int(text), (1...65535).contains(number) else {
             throw Problem.badParameter("port", text, accepts: "a port number from 1 to 65535")
@@ -43,7 +43,7 @@ enum ConnectionRoutes {
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         var listeners: [Socket] = []
         var connections: [Socket] = []
-        for index in context.matching(filter, in: snapshot) {
+        for index in try context.matching(filter, in: snapshot) {
             let socket = snapshot.sockets[index]
             if socket.isListening && socket.local.port == port {
                 listeners.append(socket)

@@ -5,7 +5,7 @@ import Sampling
 /// `GET /api/v1/listeners`: every listening TCP socket and bound UDP socket (netstat -nlp),
 /// with owners, accept queue and how exposed it is.
 enum ListenerRoutes {
-    static let parameters = ["proto", "family", "port", "local_addr", "pid", "process", "user", "format", "info"]
+    static let parameters = ["proto", "family", "port", "local_addr", "pid", "process", "user", "format", "info", "netns", "container"]
 
     static func list(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(parameters)
@@ -16,7 +16,7 @@ enum ListenerRoutes {
         if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
-        let matched = context.matching(filter, in: snapshot)
+        let matched = try context.matching(filter, in: snapshot)
         let body = SocketListBody.render(
             matched, total: matched.count, next: nil, snapshot: snapshot, format: format, detail: detail,
             extra: writeExposure, heading: "Active Internet connections (only servers)")

@@ -19,6 +19,7 @@ enum StatsRoutes {
         if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
+        _ = try filter.namespaceInodes(in: snapshot)
         let rows = StateCounts.count(snapshot, filter: filter, grouping: grouping)
         if format != .json {
             var table = RowTable(columns: (grouping == nil ? [] : ["group"]) + ["proto", "state", "count"])

@@ -21,6 +21,11 @@ public struct SamplingProblems: Sendable, Hashable {
     public var netlinkError: String?
     /// Lines of /proc/net files that could not be parsed, with the file's name.
     public var malformedLines: Int = 0
+    /// Network namespaces seen but not read (no CAP_SYS_ADMIN to enter them, say), with why.
+    public var namespacesNotRead: [UnreadNamespace] = []
+    /// Network namespaces that disappeared between being found and being entered.
+    /// Not a problem by itself (nothing is missing: they are gone), so not in `isEmpty`.
+    public var namespacesVanished: Int = 0
 
     /// A record of no problems.
     public init() {}
@@ -28,7 +33,7 @@ public struct SamplingProblems: Sendable, Hashable {
     /// True when everything was read.
     public var isEmpty: Bool {
         processesVanished == 0 && fdDirectoriesUnreadable == 0 && socketTablesUnreadable.isEmpty
-            && !netlinkFellBack && malformedLines == 0
+            && !netlinkFellBack && malformedLines == 0 && namespacesNotRead.isEmpty
     }
 }
 
@@ -47,11 +52,15 @@ public struct Snapshot: Sendable {
     public let problems: SamplingProblems
     /// uid -> user name, for every uid that appears in `sockets`.
     public let userNames: [UInt32: String]
+    /// The network namespaces the sample looked at (the host's first), each saying
+    /// whether it was read; every socket's `netns` is one of their inodes. Empty when
+    /// namespaces were not looked at (a captured proc tree, a snapshot from history).
+    public let namespaces: [NetNamespace]
 
     /// A snapshot from its parts.
     public init(
         takenAt: Double, duration: Double, source: SocketSource, sockets: [Socket],
-        problems: SamplingProblems, userNames: [UInt32: String]
+        problems: SamplingProblems, userNames: [UInt32: String], namespaces: [NetNamespace] = []
     ) {
         self.takenAt = takenAt
         self.duration = duration
@@ -59,6 +68,13 @@ public struct Snapshot: Sendable {
         self.sockets = sockets
         self.problems = problems
         self.userNames = userNames
+        self.namespaces = namespaces
+    }
+
+    /// The namespace with `inode`, if the sample looked at it.
+    public func namespace(_ inode: UInt64?) -> NetNamespace? {
+        guard let inode else { return nil }
+        return namespaces.first { $0.inode == inode }
     }
 
     /// The user name for a uid, or the number as text when /etc/passwd lacks it.

@@ -39,6 +39,10 @@ public struct Socket: Sendable, Equatable {
     private var tcpInfoBox: TCPInfoBox?
     /// Every (process, fd) holding the socket; empty when no process does (TIME_WAIT, not yet accepted).
     public var processes: [SocketOwner]
+    /// The network namespace the socket lives in: the inode of its nsfs file (what
+    /// `readlink /proc/<pid>/ns/net` shows as `net:[inode]`). With the cookie, the
+    /// socket's identity. nil only where it cannot be known (a captured proc tree).
+    public var netns: UInt64?
 
     /// A socket from its fields; the optional ones default to unknown.
     public init(
@@ -46,7 +50,7 @@ public struct Socket: Sendable, Equatable {
         local: Endpoint, remote: Endpoint, recvQ: UInt32, sendQ: UInt32, uid: UInt32,
         inode: UInt64, cookie: UInt64? = nil, v6only: Bool? = nil, drops: UInt32? = nil,
         boundInterface: UInt32 = 0, timer: SocketTimer? = nil, tcpInfo: TCPInfo? = nil,
-        processes: [SocketOwner] = []
+        processes: [SocketOwner] = [], netns: UInt64? = nil
     ) {
         self.proto = proto
         self.family = family
@@ -64,6 +68,7 @@ public struct Socket: Sendable, Equatable {
         self.timer = timer
         self.tcpInfoBox = tcpInfo.map(TCPInfoBox.init)
         self.processes = processes
+        self.netns = netns
     }
 
     /// netstat's state name for this socket (`UNCONN` for unconnected UDP).
@@ -89,13 +94,17 @@ public struct SocketOwner: Sendable, Hashable {
     public var name: String
     /// The file descriptor number in that process.
     public var fd: Int32
+    /// The container (or systemd service) the process runs in, from its
+    /// `/proc/<pid>/cgroup`; nil when it shows none.
+    public var container: ContainerReference?
 
     /// An owner from its fields.
-    public init(pid: Int32, startTime: UInt64, name: String, fd: Int32) {
+    public init(pid: Int32, startTime: UInt64, name: String, fd: Int32, container: ContainerReference? = nil) {
         self.pid = pid
         self.startTime = startTime
         self.name = name
         self.fd = fd
+        self.container = container
     }
 }
 

@@ -1,19 +1,31 @@
 import Glibc
 internal import CNetlink
 
+/// The buffer replies are received into, handed to each dump: the sockets of one
+/// Collector (one per network namespace) share a few, one per thread dumping at
+/// once, instead of holding 64 KiB each.
+final class NetlinkReceiveBuffer {
+    /// Large enough that the kernel can fill each datagram fully (it sizes dump skbs
+    /// from the receiver's buffer, up to 32 KiB, see net/netlink/af_netlink.c).
+    var bytes = [UInt8](repeating: 0, count: 64 * 1024)
+}
+
 /// A NETLINK_SOCK_DIAG socket: sends one dump request and hands back the reply
 /// messages. Owns its file descriptor and closes it in deinit.
 final class NetlinkSocket {
     private let fd: Int32
     private var sequence: UInt32 = 0
-    /// Large enough that the kernel can fill each datagram fully (it sizes dump skbs
-    /// from the receiver's buffer, up to 32 KiB, see net/netlink/af_netlink.c).
-    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     /// Opens a sock_diag netlink socket in the caller's network namespace.
-    init() throws {
-        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_SOCK_DIAG)
+    convenience init() throws {
+        let fd = Self.openSockDiag()
         guard fd >= 0 else { throw NetlinkError(operation: "socket", errno: errno, sequence: 0) }
+        self.init(adopting: fd)
+    }
+
+    /// Takes ownership of `fd`, a NETLINK_SOCK_DIAG socket opened by `openSockDiag`
+    /// (perhaps on a thread inside another network namespace: the socket stays there).
+    init(adopting fd: Int32) {
         self.fd = fd
         var size: Int32 = 1 << 20
         // SO_RCVBUFFORCE passes net.core.rmem_max but needs CAP_NET_ADMIN (socket(7)).
@@ -22,12 +34,19 @@ final class NetlinkSocket {
         }
     }
 
+    /// socket(2) for NETLINK_SOCK_DIAG in the calling thread's network namespace;
+    /// -1 with errno set on failure.
+    static func openSockDiag() -> Int32 {
+        socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_SOCK_DIAG)
+    }
+
     deinit { close(fd) }
 
     /// Sends `payload` as a dump request of `type` and calls `onMessage` with the payload
-    /// of every reply message until NLMSG_DONE. An NLMSG_ERROR reply is thrown.
+    /// of every reply message until NLMSG_DONE, receiving into `receive` (no other
+    /// thread may use it meanwhile). An NLMSG_ERROR reply is thrown.
     func dump(
-        type: UInt16, payload: [UInt8], what: String,
+        type: UInt16, payload: [UInt8], what: String, buffer receive: NetlinkReceiveBuffer,
         onMessage: (UnsafeRawBufferPointer) -> Void
     ) throws {
         sequence &+= 1
@@ -53,7 +72,7 @@ final class NetlinkSocket {
         }
 
         while true {
-            let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let received = receive.bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if received < 0 {
                 if errno == EINTR { continue }
                 throw NetlinkError(operation: "recv \(what)", errno: errno, sequence: seq)
@@ -61,7 +80,7 @@ final class NetlinkSocket {
             if received == 0 { return }
             var finished = false
             var failure: Int32 = 0
-            buffer.withUnsafeBytes { all in
+            receive.bytes.withUnsafeBytes { all in
                 let datagram = UnsafeRawBufferPointer(rebasing: all[0..<received])
                 NetlinkMessage.forEachMessage(in: datagram) { header, body in
                     guard header.sequence == seq else { return true }  // a stale reply

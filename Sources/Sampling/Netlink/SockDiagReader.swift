@@ -3,15 +3,23 @@
 final class SockDiagReader {
     private let socket: NetlinkSocket
 
-    /// Opens the netlink socket; throws when the kernel refuses NETLINK_SOCK_DIAG.
+    /// Opens the netlink socket in the caller's network namespace; throws when the
+    /// kernel refuses NETLINK_SOCK_DIAG.
     init() throws {
         socket = try NetlinkSocket()
     }
 
+    /// Reads through `socket` (one opened inside another network namespace).
+    init(socket: NetlinkSocket) {
+        self.socket = socket
+    }
+
     /// Appends every TCP socket of both families to `sockets` with one dump.
-    func dumpTCPBothFamilies(states: UInt32, tcpInfo: Bool, into sockets: inout [Socket]) throws {
+    func dumpTCPBothFamilies(
+        states: UInt32, tcpInfo: Bool, buffer: NetlinkReceiveBuffer, into sockets: inout [Socket]
+    ) throws {
         let payload = InetDiag.compatTCPRequest(states: states, tcpInfo: tcpInfo)
-        try socket.dump(type: InetDiag.compatTCPMessageType, payload: payload, what: "tcp/both") { message in
+        try socket.dump(type: InetDiag.compatTCPMessageType, payload: payload, what: "tcp/both", buffer: buffer) { message in
             if let decoded = InetDiag.decode(message, proto: .tcp) { sockets.append(decoded) }
         }
     }
@@ -19,11 +27,11 @@ final class SockDiagReader {
     /// Appends every socket of one table to `sockets`.
     func dump(
         family: AddressFamily, proto: TransportProtocol, states: UInt32, tcpInfo: Bool,
-        into sockets: inout [Socket]
+        buffer: NetlinkReceiveBuffer, into sockets: inout [Socket]
     ) throws {
         let payload = InetDiag.request(family: family, proto: proto, states: states, tcpInfo: tcpInfo)
         try socket.dump(
-            type: InetDiag.messageType, payload: payload, what: "\(proto.rawValue)/\(family.rawValue)"
+            type: InetDiag.messageType, payload: payload, what: "\(proto.rawValue)/\(family.rawValue)", buffer: buffer
         ) { message in
             if let decoded = InetDiag.decode(message, proto: proto) { sockets.append(decoded) }
         }

@@ -17,6 +17,9 @@ import Glibc
 ///   an fd closed and reopened to another live socket, or a socket inherited by a
 ///   forked child, between two samples.
 ///
+/// Socket inodes are unique across network namespaces (sockfs is one filesystem for
+/// the whole kernel), so one host-wide walk attributes the sockets of every namespace.
+///
 /// Not thread-safe: one resolver belongs to one Collector, which samples serially.
 final class SocketOwnerResolver {
     /// What is remembered about one process between samples.
@@ -25,11 +28,14 @@ final class SocketOwnerResolver {
         var name: String
         /// fd number -> socket inode, for the fds that were sockets.
         var socketFDs: [Int32: UInt64]
+        /// The container its cgroup names (read once per process: pid and start time).
+        var container: ContainerReference?
     }
 
     private let procRoot: String
     private let fullWalkEvery: Int
     private let workers: Int
+    private let containers: Bool
     private var cache: [Int32: ProcessEntry] = [:]
     /// Inodes held by some cached process.
     private var attributed: Set<UInt64> = []
@@ -39,8 +45,11 @@ final class SocketOwnerResolver {
     private var samplesSinceFullWalk = Int.max
 
     /// A resolver over `procRoot`. `fullWalkEvery` 1 disables the cache (one-shot use).
-    init(procRoot: String, fullWalkEvery: Int, workers: Int = min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))) {
+    /// `containers` reads each owning process's cgroup for `SocketOwner.container`.
+    init(procRoot: String, fullWalkEvery: Int, containers: Bool = true,
+         workers: Int = min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))) {
         self.procRoot = procRoot
+        self.containers = containers
         self.fullWalkEvery = max(1, fullWalkEvery)
         self.workers = max(1, workers)
     }
@@ -81,11 +90,13 @@ final class SocketOwnerResolver {
         // Each worker owns one slot of `results` and reads only immutable inputs.
         nonisolated(unsafe) let slots = results
         let alive = index
+        let readContainers = containers
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             var result = WalkResult()
             var i = chunk
             while i < pids.count {
-                Self.walk(pid: pids[i], procFD: procFD, alive: alive, previous: previous[pids[i]], into: &result)
+                Self.walk(pid: pids[i], procFD: procFD, alive: alive, previous: previous[pids[i]],
+                          containers: readContainers, into: &result)
                 i += chunks
             }
             slots[chunk] = result
@@ -100,7 +111,8 @@ final class SocketOwnerResolver {
                 for (fd, inode) in found.entry.socketFDs {
                     guard let position = index[inode] else { continue }
                     sockets[Int(position)].processes.append(
-                        SocketOwner(pid: found.pid, startTime: found.entry.startTime, name: found.entry.name, fd: fd))
+                        SocketOwner(pid: found.pid, startTime: found.entry.startTime, name: found.entry.name, fd: fd,
+                                    container: found.entry.container))
                 }
                 newCache[found.pid] = found.entry
             }
@@ -129,7 +141,7 @@ final class SocketOwnerResolver {
             for (fd, inode) in entry.socketFDs {
                 guard let position = index[inode] else { continue }
                 sockets[Int(position)].processes.append(
-                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd))
+                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd, container: entry.container))
             }
         }
         for position in sockets.indices where sockets[position].processes.count > 1 {
@@ -161,7 +173,8 @@ final class SocketOwnerResolver {
     /// Reads one process's fds. A process that exits half way is counted as vanished
     /// and contributes nothing, not a partial list.
     private static func walk(
-        pid: Int32, procFD: Int32, alive: [UInt64: Int32], previous: ProcessEntry?, into result: inout WalkResult
+        pid: Int32, procFD: Int32, alive: [UInt64: Int32], previous: ProcessEntry?, containers: Bool,
+        into result: inout WalkResult
     ) {
         // A cached entry is only trusted for the same process: same pid and start time.
         var trusted: ProcessEntry? = nil
@@ -219,7 +232,11 @@ final class SocketOwnerResolver {
             result.vanished += 1
             return
         }
-        result.processes.append((pid, ProcessEntry(startTime: stat.startTime, name: stat.name, socketFDs: socketFDs)))
+        // The same process (pid and start time) keeps its cgroup's answer; a process
+        // moved between cgroups is seen again at the next full walk's new entry.
+        let container = trusted.map(\.container) ?? (containers ? ProcPidCgroup.read(pid: pid, procFD: procFD) : nil)
+        result.processes.append((pid, ProcessEntry(
+            startTime: stat.startTime, name: stat.name, socketFDs: socketFDs, container: container)))
     }
 
     private static func readStat(pid: Int32, procFD: Int32) -> ProcPidStat? {

@@ -860,6 +860,7 @@ components:
         user: {type: [string, "null"]}
         inode: {type: [integer, "null"]}
         cookie: {type: [integer, "null"]}
+        netns: {type: [integer, "null"], description: "The network namespace's inode; null for rows recorded before namespaces were sampled"}
         first_seen: {type: [string, "null"], format: date-time, description: null when seen only through its close event (it opened after the sample before its close)}
         duration_ms: {type: [number, "null"], description: From first seen to its close (the close event's time when there was one); null when an end is unknown}
         totals: {$ref: "#/components/schemas/Totals"}
@@ -978,7 +979,7 @@ components:
         connection:
           type: object
           additionalProperties: false
-          required: [proto, family, local, remote, seen, uid, user, inode, cookie]
+          required: [proto, family, local, remote, seen, uid, user, inode, cookie, netns]
           properties:
             proto: {type: string}
             family: {type: string}
@@ -989,6 +990,7 @@ components:
             user: {type: [string, "null"]}
             inode: {type: [integer, "null"]}
             cookie: {type: [integer, "null"]}
+            netns: {type: [integer, "null"]}
         state: {type: string}
         owner: {$ref: "#/components/schemas/HistoricOwner"}
         owners: {type: array, items: {$ref: "#/components/schemas/HistoricOwner"}, description: "opened: the processes holding it when it was first seen"}

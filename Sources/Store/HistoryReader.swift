@@ -12,6 +12,8 @@ public struct HistoricConnection: Sendable {
     public var uid: UInt32
     public var inode: UInt64
     public var cookie: UInt64?
+    /// Its network namespace's inode (nil: recorded before namespaces were sampled).
+    public var netns: UInt64? = nil
     /// When it was first seen (sample time).
     public var firstSeen: Double
     /// When it was last seen; nil while still open.
@@ -310,7 +312,7 @@ public final class HistoryReader {
         return try loadConnections(statement, eventsThrough: eventsThrough)
     }
 
-    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log, closed_in_gap, origin, closed_at_ms, totals"
+    static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log, closed_in_gap, origin, closed_at_ms, totals, netns"
 
     /// Which logged changes a loaded connection includes.
     enum EventsThrough {
@@ -357,6 +359,7 @@ public final class HistoryReader {
                     states: [(0, SocketState(rawValue: UInt8(truncatingIfNeeded: try row.int64("state"))) ?? .close)],
                     owners: [], backlog: [])
                 connection.origin = ConnectionOrigin(rawValue: try row.int64("origin"))
+                connection.netns = try row.optionalInt64("netns").map { UInt64(bitPattern: $0) }
                 connection.closedAt = try row.optionalInt64("closed_at_ms").map { Clock.seconds(milliseconds: $0) }
                 connection.totals = ConnectionTotals.decode(try row.blob("totals"))
                 var owner: (Int64, Int32)?

@@ -112,7 +112,7 @@ public final class Recorder {
     private static func resume(_ database: Database, seenIn: Int64) throws -> [ConnectionKey: OpenConnection] {
         var open: [ConnectionKey: OpenConnection] = [:]
         let statement = try database.prepare("""
-            SELECT id, kind, local_addr, local_port, remote_addr, remote_port, cookie, first_sample, state, process_id, fd, log
+            SELECT id, kind, local_addr, local_port, remote_addr, remote_port, cookie, first_sample, state, process_id, fd, log, netns
             FROM connections WHERE last_sample IS NULL
             """)
         defer { statement.reset() }
@@ -139,9 +139,10 @@ public final class Recorder {
             }
             let local = Endpoint(address: AddressBytes.decode(try row.blob("local_addr")), port: UInt16(truncatingIfNeeded: try row.int64("local_port")))
             let remote = Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port")))
-            let key = ConnectionKey(cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) }, proto: proto, local: local, remote: remote)
+            let netns = try row.optionalInt64("netns").map { UInt64(bitPattern: $0) }
+            let key = ConnectionKey(netns: netns, cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) }, proto: proto, local: local, remote: remote)
             open[key] = OpenConnection(id: try row.int64("id"), firstSample: first, state: state, owners: owners, backlog: backlog, seenIn: seenIn,
-                                       endpoints: EndpointsKey(proto: proto, local: local, remote: remote))
+                                       endpoints: EndpointsKey(netns: netns, proto: proto, local: local, remote: remote))
         }
         return open
     }
@@ -180,8 +181,16 @@ public final class Recorder {
                                             closeEvents: closeEvents.count, closeOverflows: closeOverflows)
             // The newest event per socket; what a sampled socket does not claim was a
             // socket too short to be sampled.
+            // The close-event reader listens in netstatd's own namespace.
+            let ownNetns = snapshot.namespaces.first { $0.isOwn }?.inode
             var unclaimed: [ConnectionKey: CloseEvent] = [:]
-            for closed in closeEvents { unclaimed[ConnectionKey(closed.socket)] = closed }
+            for var closed in closeEvents {
+                if closed.socket.netns == nil { closed.socket.netns = ownNetns }
+                unclaimed[ConnectionKey(closed.socket)] = closed
+            }
+            // A namespace not read this time (it refused, or could not be entered) has
+            // not lost its sockets: they are kept open, not closed.
+            let unread = Set(snapshot.namespaces.filter { $0.unreadReason != nil }.map(\.inode))
             // A TCP socket entering TIME_WAIT is freed (its close event comes) and a
             // TIME_WAIT socket with a new cookie takes its place: the same connection,
             // found by its endpoints among those gone from this sample or closed by an event.
@@ -248,7 +257,7 @@ public final class Recorder {
             }
             // Whatever was open and is not in this sample is gone.
             var gone: [ConnectionKey] = []
-            for (key, connection) in working where connection.seenIn != sampleID {
+            for (key, connection) in working where connection.seenIn != sampleID && !unread.contains(key.netns) {
                 if let peak = connection.backlog {
                     event(sampleID, connection.id, firstSample: connection.firstSample, .backlogEnded, QueueCode.pack(recv: peak.recv, send: peak.send))
                 }
@@ -358,8 +367,8 @@ public final class Recorder {
         // this one (last_sample = first_sample, with the true close time beside it).
         try database.prepare("""
             INSERT INTO connections(kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie,
-                                    first_sample, state, process_id, fd, origin, closed_at_ms, totals, last_sample)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    first_sample, state, process_id, fd, origin, closed_at_ms, totals, last_sample, netns)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).run([
             .integer(ConnectionKind.encode(socket.proto, socket.family)),
             .blob(AddressBytes.encode(socket.local.address)), .integer(Int64(socket.local.port)),
@@ -370,6 +379,7 @@ public final class Recorder {
             owner.map { .integer($0.process) } ?? .null, owner.map { .integer(Int64($0.fd)) } ?? .null,
             .integer(origin.rawValue), closedAt.map { .integer(Clock.milliseconds($0)) } ?? .null,
             totals.map { .blob($0.encode()) } ?? .null, origin.contains(.closeEvent) ? .integer(sampleID) : .null,
+            socket.netns.map { .integer(Int64(bitPattern: $0)) } ?? .null,
         ])
         return database.lastInsertRowID
     }
@@ -569,18 +579,20 @@ public struct Retention: Sendable {
 /// A connection's protocol and endpoints: not an identity (4-tuples are reused), but
 /// what ties a TIME_WAIT socket to the connection it succeeds within one sample.
 struct EndpointsKey: Hashable {
+    var netns: UInt64
     var proto: TransportProtocol
     var local: Endpoint
     var remote: Endpoint
 
-    init(proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+    init(netns: UInt64?, proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+        self.netns = netns ?? 0
         self.proto = proto
         self.local = local
         self.remote = remote
     }
 
     init(_ socket: Socket) {
-        self.init(proto: socket.proto, local: socket.local, remote: socket.remote)
+        self.init(netns: socket.netns, proto: socket.proto, local: socket.local, remote: socket.remote)
     }
 }
 
@@ -588,16 +600,19 @@ struct EndpointsKey: Hashable {
 /// the TIME_WAIT socket that replaces an ESTABLISHED one), or, from /proc which has
 /// no cookie, the protocol and both endpoints.
 struct ConnectionKey: Hashable {
+    /// The network namespace's inode (0: unknown, the host's before namespaces were sampled).
+    var netns: UInt64
     var cookie: UInt64
     var proto: UInt8
     var local: Endpoint
     var remote: Endpoint
 
     init(_ socket: Socket) {
-        self.init(cookie: socket.cookie, proto: socket.proto, local: socket.local, remote: socket.remote)
+        self.init(netns: socket.netns, cookie: socket.cookie, proto: socket.proto, local: socket.local, remote: socket.remote)
     }
 
-    init(cookie: UInt64?, proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+    init(netns: UInt64?, cookie: UInt64?, proto: TransportProtocol, local: Endpoint, remote: Endpoint) {
+        self.netns = netns ?? 0
         if let cookie {
             self.cookie = cookie
             self.proto = 0

@@ -141,6 +141,11 @@ enum Schema {
             ALTER TABLE samples ADD COLUMN close_events INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE samples ADD COLUMN close_overflows INTEGER NOT NULL DEFAULT 0;
             """),
+        // Every network namespace: a connection is (namespace, cookie); NULL for rows
+        // recorded before namespaces were sampled (the host's).
+        ("005_namespaces", """
+            ALTER TABLE connections ADD COLUMN netns INTEGER;
+            """),
     ]
 }
 

@@ -67,6 +67,8 @@ enum HistoryJSON {
         json.key("inode"); if sampled { json.number(connection.inode) } else { json.null() }
         json.key("cookie")
         if let cookie = connection.cookie { json.number(cookie) } else { json.null() }
+        json.key("netns")
+        if let netns = connection.netns { json.number(netns) } else { json.null() }
     }
 
     static func owner(_ owner: HistoricOwner, to json: inout JSONWriter) {
@@ -90,6 +92,7 @@ enum HistoryJSON {
             proto: connection.proto, family: connection.family, state: connection.state(at: time),
             local: connection.local, remote: connection.remote, recvQ: 0, sendQ: 0, uid: connection.uid,
             inode: connection.inode, cookie: connection.cookie,
-            processes: owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) })
+            processes: owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) },
+            netns: connection.netns)
     }
 }

@@ -285,3 +285,42 @@ struct PresentSetTests {
         #expect(paged.count == expected.count && Set(paged) == expected)
     }
 }
+
+/// History across network namespaces: a connection is (namespace, cookie).
+struct NamespaceHistoryTests {
+    static func socket(_ cookie: UInt64, netns: UInt64, port: UInt16) -> Socket {
+        var socket = Synthetic.socket(cookie: cookie, state: .listen, local: port)
+        socket.netns = netns
+        return socket
+    }
+
+    static func snapshot(at time: Double, _ sockets: [Socket], namespaces: [NetNamespace]) -> Snapshot {
+        Snapshot(takenAt: time, duration: 0.001, source: .netlink, sockets: sockets, problems: SamplingProblems(),
+                 userNames: [0: "root"], namespaces: namespaces)
+    }
+
+    @Test("the same cookie in two namespaces is two rows; an unread namespace keeps its rows; a vanished one closes them")
+    func namespacesInHistory() throws {
+        let dir = try Synthetic.temporaryDirectory("netns-history")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_000.0
+        let host = NetNamespace(inode: 1, isHost: true, isOwn: true)
+        let container = NetNamespace(inode: 2, name: "web")
+        var unreadContainer = container
+        unreadContainer.unreadReason = "setns: EPERM"
+        let recorder = try Recorder(path: path, version: "test")
+        let both = [Self.socket(7, netns: 1, port: 80), Self.socket(7, netns: 2, port: 80)]
+        try recorder.record(Self.snapshot(at: base, both, namespaces: [host, container]))
+        // The container's namespace could not be read: its listener is not gone.
+        try recorder.record(Self.snapshot(at: base + 1, [both[0]], namespaces: [host, unreadContainer]))
+        try recorder.record(Self.snapshot(at: base + 2, both, namespaces: [host, container]))
+        // The namespace is gone: its rows close at the last sample that saw them.
+        try recorder.record(Self.snapshot(at: base + 3, [both[0]], namespaces: [host]))
+        let rows = try HistoryReader(path: path).connections(from: base, to: base + 10, after: 0, limit: 10)
+        #expect(rows.count == 2, "one row per (namespace, cookie)")
+        #expect(rows.first { $0.netns == 1 }?.lastSeen == nil)
+        #expect(rows.first { $0.netns == 2 }?.lastSeen == base + 2)
+        #expect(rows.first { $0.netns == 2 }?.firstSeen == base, "kept open through the unread sample")
+    }
+}

@@ -214,7 +214,8 @@ public final class Collector {
             problems.netlinkError = diagError
             if options.source == .auto {
                 problems.netlinkFellBack = true
-                sockets = readProcfs(tables: allTables, problems: &problems)
+                // Appended: another namespace (the host's) may have been read before ours.
+                sockets += readProcfs(tables: allTables, problems: &problems)
                 return .procfs
             }
             problems.socketTablesUnreadable = allTables.map { "\($0.0.rawValue)/\($0.1.rawValue)" }

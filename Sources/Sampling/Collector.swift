@@ -31,6 +31,8 @@ public struct CollectorOptions: Sendable {
     public var containers = true
     /// Which network namespaces to read (netlink only; /proc/net shows netstatd's own).
     public var namespaces: NamespaceScope = .preferred
+    /// Namespaces dumped at once; nil for one per CPU, at most 4.
+    public var dumpThreads: Int?
     /// In a long-running collector, trust cached fd -> socket links for this many
     /// samples before walking every fd again. 1 means always walk everything.
     public var fullOwnerWalkEvery = 1
@@ -72,7 +74,8 @@ public final class Collector {
         discovery = NamespaceDiscovery(procRoot: options.procRoot)
         entered = NamespaceReaderTable(procRoot: options.procRoot)
         tableDump = TableDump(options: options)
-        let dumpers = options.namespaces == .host ? 1 : min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let dumpers = options.namespaces == .host
+            ? 1 : max(1, options.dumpThreads ?? min(4, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         receiveBuffers = (0..<dumpers).map { _ in NetlinkReceiveBuffer() }
     }
 
@@ -211,7 +214,8 @@ public final class Collector {
             problems.netlinkError = diagError
             if options.source == .auto {
                 problems.netlinkFellBack = true
-                sockets = readProcfs(tables: allTables, problems: &problems)
+                // Appended: another namespace (the host's) may have been read before ours.
+                sockets += readProcfs(tables: allTables, problems: &problems)
                 return .procfs
             }
             problems.socketTablesUnreadable = allTables.map { "\($0.0.rawValue)/\($0.1.rawValue)" }

@@ -13,6 +13,7 @@ enum BenchNamespacesCommand {
         OptionSpec(long: "samples", value: "N", help: "Take N samples after a first one and print a summary."),
         OptionSpec(long: "net", value: "NAMES", help: "Only these namespaces (comma-separated names or inodes)."),
         OptionSpec(long: "no-owners", help: "Skip the /proc/<pid>/fd walk."),
+        OptionSpec(long: "dump-threads", value: "N", help: "Namespaces dumped at once (default: one per CPU, at most 4)."),
     ]
 
     static func main(_ arguments: [String]) throws -> Int32 {
@@ -21,6 +22,7 @@ enum BenchNamespacesCommand {
         options.namespaces = parsed.value("net").map { .only(Set($0.split(separator: ",").map(String.init))) } ?? .all
         options.owners = !parsed.has("no-owners")
         options.fullOwnerWalkEvery = 60
+        options.dumpThreads = try parsed.integer("dump-threads", in: 1...64)
         let collector = Collector(options: options)
         if let samples = try parsed.integer("samples", in: 1...10_000) {
             let started = Clock.monotonicSeconds()

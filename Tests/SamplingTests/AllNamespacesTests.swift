@@ -87,6 +87,8 @@ struct AllNamespacesTests {
         let own = try #require(snapshot.namespaces.first { $0.isOwn })
         #expect(own.inode == (try NamespaceTrio.inode("/proc/self/ns/net")))
         #expect(snapshot.namespace(trio.inodeC)?.pid == trio.zooPid)
+        let cookies = [trio.inodeA, trio.inodeB, trio.inodeC, own.inode].compactMap { snapshot.namespace($0)?.cookie }
+        #expect(cookies.count == 4 && Set(cookies).count == 4, "each read namespace has its own cookie: \(cookies)")
     }
 
     @Test("a process walked once attributes sockets in every namespace (inodes are unique across them)")

@@ -14,4 +14,7 @@
 #include <sys/syscall.h>
 #define NETSTATD_CLONE_NEWNET 0x40000000
 static inline int netstatd_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }
+// SO_NETNS_COOKIE (include/uapi/asm-generic/socket.h, Linux 5.14): the 64-bit cookie of
+// a socket's network namespace, never reused, unlike the namespace's inode.
+#define NETSTATD_SO_NETNS_COOKIE 71
 #endif

@@ -480,9 +480,10 @@ components:
     Namespace:
       type: object
       additionalProperties: false
-      required: [inode, name, host, netstatd, pid, processes, mount, container, read, reason, sockets, listeners, by_state]
+      required: [inode, cookie, name, host, netstatd, pid, processes, mount, container, read, reason, sockets, listeners, by_state]
       properties:
         inode: {type: integer, description: "The namespace's identity: net:[inode] in readlink /proc/PID/ns/net"}
+        cookie: {type: [integer, "null"], description: "The kernel's namespace cookie (SO_NETNS_COOKIE, Linux 5.14+): never reused, unlike the inode; null when not read"}
         name: {type: [string, "null"], description: Its ip netns name (a file in /run/netns)}
         host: {type: boolean, description: The host's namespace (pid 1's)}
         netstatd: {type: boolean, description: The namespace netstatd runs in}

@@ -3,7 +3,7 @@ import Sampling
 /// The JSON shapes of a network namespace and of a container reference, shared by
 /// `netstatd snapshot --json` and the API (`Namespace` and `Container` in openapi.yaml).
 public enum NamespaceJSON {
-    /// Writes `{"inode", "name", "host", "netstatd", "pid", "processes", "mount",
+    /// Writes `{"inode", "cookie", "name", "host", "netstatd", "pid", "processes", "mount",
     /// "container", "read", "reason"}`; `extra` adds the caller's fields (the API's
     /// socket counts) before it closes.
     public static func write(
@@ -11,6 +11,8 @@ public enum NamespaceJSON {
     ) {
         json.beginObject()
         json.key("inode"); json.number(namespace.inode)
+        json.key("cookie")
+        if let cookie = namespace.cookie { json.number(cookie) } else { json.null() }
         json.key("name")
         if let name = namespace.name { json.string(name) } else { json.null() }
         json.key("host"); json.bool(namespace.isHost)

@@ -165,7 +165,9 @@ public final class Collector {
             let before = sockets.count
             if namespace.isOwn {
                 source = readNetlink(into: &sockets, problems: &problems)
+                namespace.cookie = diag?.namespaceCookie
             } else if let position = resultAt[namespace.inode] {
+                namespace.cookie = entered.reader(namespace.inode)?.namespaceCookie
                 sockets += results[position].sockets
                 namespace.unreadReason = fallBack(namespace, results[position], into: &sockets, problems: &problems)
             } else {

@@ -57,6 +57,7 @@ enum BenchNamespacesCommand {
                 + "\"open_fds\": \(count("/proc/self/fd") - 1), \"threads\": \(count("/proc/self/task")), "
                 + "\"entry_threads\": \(threads(named: "netstatd-setns")), "
                 + "\"netlink_fds\": \(fds.netlink), \"namespace_fds\": \(fds.namespaces), "
+                + "\"other_fds\": [\(fds.others.map { "\"\($0)\"" }.joined(separator: ","))], "
                 + "\"duration_ms\": \(milliseconds), "
                 + "\"read_inodes\": [\(snapshot.namespaces.filter(\.wasRead).map { String($0.inode) }.joined(separator: ","))]}\n").utf8))
         }
@@ -64,26 +65,34 @@ enum BenchNamespacesCommand {
     }
 
     /// This process's open netlink sockets and namespace files (`net:[...]`).
-    private static func openFDKinds() -> (netlink: Int, namespaces: Int) {
-        guard let dir = opendir("/proc/self/fd") else { return (-1, -1) }
+    /// Their other fds are listed by what they point to (`pipe:[...]`,
+    /// `anon_inode:[eventfd]`), so a leak says what it is.
+    private static func openFDKinds() -> (netlink: Int, namespaces: Int, others: [String]) {
+        guard let dir = opendir("/proc/self/fd") else { return (-1, -1, []) }
+        let own = dirfd(dir)
         defer { closedir(dir) }
         var netlink = 0, namespaces = 0
+        var others: [String] = []
         var link = [CChar](repeating: 0, count: 64)
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-            guard let fd = Int32(name) else { continue }
+            guard let fd = Int32(name), fd != own else { continue }
             let length = readlink("/proc/self/fd/\(name)", &link, link.count - 1)
             guard length > 0 else { continue }
             link[length] = 0
             let target = String(cString: link)
-            if target.hasPrefix("net:[") { namespaces += 1 }
-            if target.hasPrefix("socket:[") {
-                var domain: Int32 = 0
-                var size = socklen_t(MemoryLayout<Int32>.size)
-                if getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) == 0 && domain == AF_NETLINK { netlink += 1 }
+            var domain: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            if target.hasPrefix("net:[") {
+                namespaces += 1
+            } else if target.hasPrefix("socket:["), getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) == 0, domain == AF_NETLINK {
+                netlink += 1
+            } else {
+                // Only the kind: the quotes and backslashes of a path would need escaping.
+                others.append("\(fd):" + String(target.prefix { $0 != "[" && $0 != "\"" && $0 != "\\" && $0 != "/" }))
             }
         }
-        return (netlink, namespaces)
+        return (netlink, namespaces, others)
     }
 
     /// Threads of this process whose name (`comm`) is `name`.

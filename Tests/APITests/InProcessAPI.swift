@@ -16,6 +16,8 @@ struct InProcessAPI {
         live = LiveView(collector: Collector(options: {
             var options = CollectorOptions()
             options.tcpInfo = true
+            // As LiveServer: this process's namespace only, so counts are this test's.
+            options.namespaces = .host
             return options
         }()))
         api = APIServer(live: live, configuration: configuration, history: history)

@@ -26,7 +26,7 @@ struct NamespaceAPITests {
     func namespacesList() throws {
         let trio = try NamespaceTrio(tag: "api")
         defer { trio.stop() }
-        let server = try LiveServer()
+        let server = try LiveServer(namespaces: .all)
         let reply = try server.get("/api/v1/namespaces")
         contract.record(reply, path: "/api/v1/namespaces")
         #expect(reply.status == 200)
@@ -55,7 +55,7 @@ struct NamespaceAPITests {
     func netnsFilter() throws {
         let trio = try NamespaceTrio(tag: "apf")
         defer { trio.stop() }
-        let server = try LiveServer()
+        let server = try LiveServer(namespaces: .all)
         let inA = try server.get("/api/v1/connections?netns=\(trio.a.name)")
         contract.record(inA, path: "/api/v1/connections")
         #expect(inA.items.count == 2, "a's listener and its connection to b: \(inA.text)")
@@ -85,7 +85,7 @@ struct NamespaceAPITests {
     func portAcrossNamespaces() throws {
         let trio = try NamespaceTrio(tag: "app")
         defer { trio.stop() }
-        let server = try LiveServer()
+        let server = try LiveServer(namespaces: .all)
         let reply = try server.get("/api/v1/ports/\(trio.port)")
         contract.record(reply, path: "/api/v1/ports/{port}")
         let listeners = reply.json["listeners"] as? [[String: Any]] ?? []

@@ -86,7 +86,8 @@ struct ServeProcessTests {
         let pair = try LoopbackPair()
         defer { pair.close() }
         for round in 0..<2 {
-            let serve = try Serve(["--interval", "0.2", "--db", path])
+            // Its own namespace: the port below could be in use in another test's.
+            let serve = try Serve(["--interval", "0.2", "--db", path, "--namespaces", "host"])
             try serve.waitUntilListening()
             let before = (try? HistoryReader(path: path).samples(from: 0, to: .infinity, limit: 100_000))?.count ?? 0
             Self.waitForSamples(path, moreThan: before + 2)

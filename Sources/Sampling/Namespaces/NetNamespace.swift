@@ -21,6 +21,10 @@ public struct NetNamespace: Sendable, Hashable {
     /// The container of `pid`, from its cgroup (nil for the host's namespace and for
     /// namespaces without a process).
     public var container: ContainerReference?
+    /// The kernel's cookie for it (SO_NETNS_COOKIE, Linux 5.14+): unlike the inode,
+    /// never reused by a later namespace, so the key to keep it by across time. nil
+    /// when its sockets were not read or the kernel is older.
+    public var cookie: UInt64?
     /// Why its sockets were not read in this sample (no CAP_SYS_ADMIN, a table
     /// refused); nil when they were.
     public var unreadReason: String?

@@ -34,6 +34,16 @@ final class NetlinkSocket {
         }
     }
 
+    /// The cookie of the network namespace the socket is in (SO_NETNS_COOKIE), nil
+    /// on kernels before 5.14.
+    func namespaceCookie() -> UInt64? {
+        var cookie: UInt64 = 0
+        var size = socklen_t(MemoryLayout<UInt64>.size)
+        guard getsockopt(fd, SOL_SOCKET, NETSTATD_SO_NETNS_COOKIE, &cookie, &size) == 0,
+              size == socklen_t(MemoryLayout<UInt64>.size) else { return nil }
+        return cookie
+    }
+
     /// socket(2) for NETLINK_SOCK_DIAG in the calling thread's network namespace;
     /// -1 with errno set on failure.
     static func openSockDiag() -> Int32 {

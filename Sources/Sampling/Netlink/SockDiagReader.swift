@@ -14,6 +14,10 @@ final class SockDiagReader {
         self.socket = socket
     }
 
+    /// The cookie of the network namespace read (SO_NETNS_COOKIE), nil on kernels
+    /// before 5.14; asked once, since a socket never changes namespace.
+    private(set) lazy var namespaceCookie: UInt64? = socket.namespaceCookie()
+
     /// Appends every TCP socket of both families to `sockets` with one dump.
     func dumpTCPBothFamilies(
         states: UInt32, tcpInfo: Bool, buffer: NetlinkReceiveBuffer, into sockets: inout [Socket]

@@ -100,6 +100,7 @@ enum ServeCommand {
         var history: HistoryAccess?
         // The kernel's close events: every connection's end, even one shorter than a sample.
         let closeEvents = CloseEventReader()
+        let closedByPort = ClosedByPort()
         // Checked even with --no-history: a mistyped flag is an error wherever it is.
         var retention = Retention()
         if let text = parsed.value("retention") { retention.rawSeconds = try parseDuration(text, option: "retention") }
@@ -113,7 +114,8 @@ enum ServeCommand {
                 return 1
             }
             let status = RecorderStatus()
-            history = HistoryAccess(readers: ReaderPool(path: path, status: status), status: status, path: path, closeEvents: closeEvents)
+            history = HistoryAccess(readers: ReaderPool(path: path, status: status), status: status, path: path, closeEvents: closeEvents,
+                                    closedByPort: closedByPort)
         }
 
         // Signals are taken by sigwait on this thread; every thread started after this
@@ -161,6 +163,7 @@ enum ServeCommand {
             let snapshot = live.refresh()
             let counters = stats.refresh()
             let (events, overflows) = closeEvents.drain()
+            closedByPort.observe(events, in: snapshot)
             writer?.record(snapshot, counters: counters, missedSlots: missedSlots, closeEvents: events, closeOverflows: overflows)
         }
         try sampler.start()

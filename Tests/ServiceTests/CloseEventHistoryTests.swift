@@ -185,3 +185,22 @@ extension CloseEventHistoryTests {
         #expect(server.bytesReceived == UInt64((0..<300).map { 10 + $0 + 1 }.reduce(0, +)), "every byte, each FIN counted once")
     }
 }
+
+extension CloseEventHistoryTests {
+    @Test("closed connections and their bytes are counted by listening port, never by ephemeral port")
+    func closedByListeningPort() throws {
+        let rig = try Rig("closed-by-port")
+        for index in 0..<20 {
+            let pair = try Self.connection(to: rig.port, listener: rig.listenFD, sending: 100 + index)
+            close(pair.client)
+            close(pair.server)
+        }
+        usleep(300_000)
+        let counters = ClosedByPort()
+        counters.observe(rig.reader.drain().events, in: rig.collector.sample())
+        let totals = counters.current
+        #expect(totals[rig.port]?.closed == 20, "\(totals)")
+        #expect(totals[rig.port]?.bytesReceived == UInt64((0..<20).map { 100 + $0 + 1 }.reduce(0, +)))
+        #expect(totals.keys.allSatisfy { $0 == rig.port || $0 < 32768 }, "no ephemeral client port as a label: \(totals.keys)")
+    }
+}

@@ -11,11 +11,15 @@ public struct HistoryAccess: Sendable {
     public let path: String
     /// The reader of the kernel's close events feeding history, when there is one.
     public let closeEvents: CloseEventReader?
+    /// Connections closed and their bytes by listening port, from the close events.
+    public let closedByPort: ClosedByPort?
 
-    public init(readers: ReaderPool, status: RecorderStatus, path: String, closeEvents: CloseEventReader? = nil) {
+    public init(readers: ReaderPool, status: RecorderStatus, path: String, closeEvents: CloseEventReader? = nil,
+                closedByPort: ClosedByPort? = nil) {
         self.readers = readers
         self.status = status
         self.path = path
         self.closeEvents = closeEvents
+        self.closedByPort = closedByPort
     }
 }

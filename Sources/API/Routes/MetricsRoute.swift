@@ -141,6 +141,15 @@ enum MetricsRoute {
                 family("netstatd_close_events_overflows_total", "counter", "Times the kernel dropped close events because netstatd fell behind (ENOBUFS).")
                 sample("netstatd_close_events_overflows_total", [], Double(events.overflows))
             }
+            if let closed = history.closedByPort?.current, !closed.isEmpty {
+                let ports = closed.keys.sorted()
+                family("netstatd_connections_closed_total", "counter", "Connections accepted on a listening port and closed since start (from close events).")
+                for port in ports { sample("netstatd_connections_closed_total", [("port", String(port))], Double(closed[port]!.closed)) }
+                family("netstatd_connection_received_bytes_total", "counter", "Bytes received by the closed connections of a listening port (their final tcpi_bytes_received).")
+                for port in ports { sample("netstatd_connection_received_bytes_total", [("port", String(port))], Double(closed[port]!.bytesReceived)) }
+                family("netstatd_connection_sent_bytes_total", "counter", "Bytes the peers acknowledged on the closed connections of a listening port (tcpi_bytes_acked).")
+                for port in ports { sample("netstatd_connection_sent_bytes_total", [("port", String(port))], Double(closed[port]!.bytesSent)) }
+            }
         }
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out)
     }

@@ -156,6 +156,7 @@ public final class Collector {
             entered.reader(namespace.inode).map { (inode: namespace.inode, reader: $0) }
         }
         let results = tableDump.run(others.map(\.reader), buffers: receiveBuffers)
+        problems.dumpsRestarted += others.reduce(0) { $0 + $1.reader.takeRestarts() }
         var resultAt: [UInt64: Int] = [:]
         for (position, other) in others.enumerated() { resultAt[other.inode] = position }
 
@@ -224,6 +225,7 @@ public final class Collector {
             return .netlink
         }
         let (refused, error) = tableDump.run(diag, buffer: receiveBuffers[0], into: &sockets)
+        problems.dumpsRestarted += diag.takeRestarts()
         if let error { problems.netlinkError = error }
         if !refused.isEmpty {
             if options.source == .auto {

@@ -23,6 +23,9 @@ public struct SamplingProblems: Sendable, Hashable {
     public var malformedLines: Int = 0
     /// Network namespaces seen but not read (no CAP_SYS_ADMIN to enter them, say), with why.
     public var namespacesNotRead: [UnreadNamespace] = []
+    /// Dumps the kernel flagged inconsistent (a table changed while it was dumped,
+    /// NLM_F_DUMP_INTR) and that were therefore taken again.
+    public var dumpsRestarted: Int = 0
     /// Network namespaces that disappeared between being found and being entered.
     /// Not a problem by itself (nothing is missing: they are gone), so not in `isEmpty`.
     public var namespacesVanished: Int = 0

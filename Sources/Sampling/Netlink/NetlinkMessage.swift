@@ -84,6 +84,9 @@ enum NetlinkMessage {
         static let done = UInt16(NLMSG_DONE)
         static let error = UInt16(NLMSG_ERROR)
         static let requestDump = UInt16(NLM_F_REQUEST) | UInt16(NLM_F_DUMP)
+        /// Set by the kernel on a dump reply when the table changed while it was being
+        /// dumped (include/uapi/linux/netlink.h): the dump may be inconsistent.
+        static let dumpInterrupted = UInt16(NLM_F_DUMP_INTR)
     }
 }
 

@@ -54,11 +54,13 @@ final class NetlinkSocket {
 
     /// Sends `payload` as a dump request of `type` and calls `onMessage` with the payload
     /// of every reply message until NLMSG_DONE, receiving into `receive` (no other
-    /// thread may use it meanwhile). An NLMSG_ERROR reply is thrown.
+    /// thread may use it meanwhile). An NLMSG_ERROR reply is thrown. Returns true when
+    /// the kernel flagged the dump interrupted (NLM_F_DUMP_INTR): the caller dumps again.
+    @discardableResult
     func dump(
         type: UInt16, payload: [UInt8], what: String, buffer receive: NetlinkReceiveBuffer,
         onMessage: (UnsafeRawBufferPointer) -> Void
-    ) throws {
+    ) throws -> Bool {
         sequence &+= 1
         let seq = sequence
         var request: [UInt8] = []
@@ -68,18 +70,16 @@ final class NetlinkSocket {
             flags: NetlinkMessage.Constants.requestDump, sequence: seq)
         request.append(contentsOf: payload)
 
-        var kernel = sockaddr_nl()
-        kernel.nl_family = sa_family_t(AF_NETLINK)
-        let sent = request.withUnsafeBytes { bytes in
-            withUnsafePointer(to: &kernel) { addr in
-                addr.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-                }
-            }
-        }
+        // send(2) without an address goes to the kernel (port 0) on an unconnected
+        // netlink socket; retried when a signal interrupts it.
+        var sent = -1
+        repeat {
+            sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        } while sent < 0 && errno == EINTR
         guard sent == request.count else {
-            throw NetlinkError(operation: "sendto \(what)", errno: errno, sequence: seq)
+            throw NetlinkError(operation: "send \(what)", errno: errno, sequence: seq)
         }
+        var interrupted = false
 
         while true {
             let received = receive.bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -87,13 +87,14 @@ final class NetlinkSocket {
                 if errno == EINTR { continue }
                 throw NetlinkError(operation: "recv \(what)", errno: errno, sequence: seq)
             }
-            if received == 0 { return }
+            if received == 0 { return interrupted }
             var finished = false
             var failure: Int32 = 0
             receive.bytes.withUnsafeBytes { all in
                 let datagram = UnsafeRawBufferPointer(rebasing: all[0..<received])
                 NetlinkMessage.forEachMessage(in: datagram) { header, body in
                     guard header.sequence == seq else { return true }  // a stale reply
+                    if header.flags & NetlinkMessage.Constants.dumpInterrupted != 0 { interrupted = true }
                     switch header.type {
                     case NetlinkMessage.Constants.done:
                         finished = true
@@ -111,7 +112,7 @@ final class NetlinkSocket {
                 }
             }
             if failure != 0 { throw NetlinkError(operation: "dump \(what)", errno: failure, sequence: seq) }
-            if finished { return }
+            if finished { return interrupted }
         }
     }
 }

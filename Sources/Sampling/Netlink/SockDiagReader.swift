@@ -18,13 +18,40 @@ final class SockDiagReader {
     /// before 5.14; asked once, since a socket never changes namespace.
     private(set) lazy var namespaceCookie: UInt64? = socket.namespaceCookie()
 
+    /// Dumps the kernel restarted because a table changed under them (NLM_F_DUMP_INTR)
+    /// since the last `takeRestarts`.
+    private var restarts = 0
+
+    /// How many dumps were restarted since the last call (for the sample's problems).
+    func takeRestarts() -> Int {
+        defer { restarts = 0 }
+        return restarts
+    }
+
+    /// How many times a dump the kernel flags interrupted is tried in all; the last
+    /// try is kept even if flagged (a table that never holds still is still read).
+    static let attempts = 3
+
+    /// Runs `dump`, and again (dropping what it appended) while the kernel flags it
+    /// interrupted, at most `attempts` times.
+    private func consistent(_ sockets: inout [Socket], _ dump: (inout [Socket]) throws -> Bool) rethrows {
+        let before = sockets.count
+        for attempt in 1...Self.attempts {
+            guard try dump(&sockets), attempt < Self.attempts else { return }
+            restarts += 1
+            sockets.removeSubrange(before...)
+        }
+    }
+
     /// Appends every TCP socket of both families to `sockets` with one dump.
     func dumpTCPBothFamilies(
         states: UInt32, tcpInfo: Bool, buffer: NetlinkReceiveBuffer, into sockets: inout [Socket]
     ) throws {
         let payload = InetDiag.compatTCPRequest(states: states, tcpInfo: tcpInfo)
-        try socket.dump(type: InetDiag.compatTCPMessageType, payload: payload, what: "tcp/both", buffer: buffer) { message in
-            if let decoded = InetDiag.decode(message, proto: .tcp) { sockets.append(decoded) }
+        try consistent(&sockets) { sockets in
+            try socket.dump(type: InetDiag.compatTCPMessageType, payload: payload, what: "tcp/both", buffer: buffer) { message in
+                if let decoded = InetDiag.decode(message, proto: .tcp) { sockets.append(decoded) }
+            }
         }
     }
 
@@ -34,10 +61,12 @@ final class SockDiagReader {
         buffer: NetlinkReceiveBuffer, into sockets: inout [Socket]
     ) throws {
         let payload = InetDiag.request(family: family, proto: proto, states: states, tcpInfo: tcpInfo)
-        try socket.dump(
-            type: InetDiag.messageType, payload: payload, what: "\(proto.rawValue)/\(family.rawValue)", buffer: buffer
-        ) { message in
-            if let decoded = InetDiag.decode(message, proto: proto) { sockets.append(decoded) }
+        try consistent(&sockets) { sockets in
+            try socket.dump(
+                type: InetDiag.messageType, payload: payload, what: "\(proto.rawValue)/\(family.rawValue)", buffer: buffer
+            ) { message in
+                if let decoded = InetDiag.decode(message, proto: proto) { sockets.append(decoded) }
+            }
         }
     }
 }

@@ -673,7 +673,7 @@ components:
     Problems:
       type: object
       additionalProperties: false
-      required: [processes_vanished, fd_directories_unreadable, socket_tables_unreadable, netlink_fell_back, netlink_error, malformed_lines, namespaces_not_read, namespaces_vanished]
+      required: [processes_vanished, fd_directories_unreadable, socket_tables_unreadable, netlink_fell_back, netlink_error, malformed_lines, dumps_restarted, namespaces_not_read, namespaces_vanished]
       properties:
         processes_vanished: {type: integer}
         fd_directories_unreadable: {type: integer}
@@ -681,6 +681,7 @@ components:
         netlink_fell_back: {type: boolean}
         netlink_error: {type: [string, "null"]}
         malformed_lines: {type: integer}
+        dumps_restarted: {type: integer, description: "Dumps the kernel flagged inconsistent (NLM_F_DUMP_INTR: a table changed while dumped), taken again"}
         namespaces_not_read:
           type: array
           description: Network namespaces seen but not read (entering one needs CAP_SYS_ADMIN)

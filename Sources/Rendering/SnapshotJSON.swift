@@ -44,6 +44,7 @@ public enum SnapshotJSON {
         json.key("netlink_error")
         if let error = problems.netlinkError { json.string(error) } else { json.null() }
         json.key("malformed_lines"); json.number(problems.malformedLines)
+        json.key("dumps_restarted"); json.number(problems.dumpsRestarted)
         json.key("namespaces_not_read")
         json.beginArray()
         for unread in problems.namespacesNotRead {

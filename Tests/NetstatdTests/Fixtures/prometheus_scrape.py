@@ -95,7 +95,7 @@ def main():
         log_path = os.path.join(work, "netstatd.log")
         with open(log_path, "w") as log:
             netstatd = subprocess.Popen(
-                NICE + [binary, "serve", "--listen", "127.0.0.1:0", "--no-history", "--interval", "3600"],
+                NICE + [binary, "serve", "--listen", "127.0.0.1:0", "--no-history", "--interval", "3600", "--namespaces", "host"],
                 stderr=log, stdout=subprocess.DEVNULL, cwd=work)
 
         def netstatd_port():

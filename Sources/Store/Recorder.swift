@@ -194,9 +194,16 @@ public final class Recorder {
             // A TCP socket entering TIME_WAIT is freed (its close event comes) and a
             // TIME_WAIT socket with a new cookie takes its place: the same connection,
             // found by its endpoints among those gone from this sample or closed by an event.
-            let present = Set(snapshot.sockets.lazy.map(ConnectionKey.init))
-            var goneByEndpoints: [EndpointsKey: ConnectionKey] = [:]
-            for (key, connection) in working where !present.contains(key) { goneByEndpoints[connection.endpoints] = key }
+            // Built on first need (a new TIME_WAIT socket): most samples have none.
+            var goneIndex: [EndpointsKey: ConnectionKey]?
+            func goneByEndpoints(_ working: [ConnectionKey: OpenConnection]) -> [EndpointsKey: ConnectionKey] {
+                if let goneIndex { return goneIndex }
+                let present = Set(snapshot.sockets.lazy.map(ConnectionKey.init))
+                var index: [EndpointsKey: ConnectionKey] = [:]
+                for (key, connection) in working where !present.contains(key) { index[connection.endpoints] = key }
+                goneIndex = index
+                return index
+            }
             var closedByEndpoints: [EndpointsKey: ConnectionKey] = [:]
             for (key, closed) in unclaimed { closedByEndpoints[EndpointsKey(closed.socket)] = key }
             for orphan in orphans {
@@ -206,8 +213,9 @@ public final class Recorder {
             for socket in snapshot.sockets {
                 var key = ConnectionKey(socket)
                 let owners = try ownerKeys(socket, &workingProcesses)
-                if working[key] == nil, socket.state == .timeWait, let before = goneByEndpoints.removeValue(forKey: EndpointsKey(socket)),
+                if working[key] == nil, socket.state == .timeWait, let before = goneByEndpoints(working)[EndpointsKey(socket)],
                    var continued = working.removeValue(forKey: before) {
+                    goneIndex?.removeValue(forKey: EndpointsKey(socket))
                     // Its close event (old cookie) gives the final counters; it lives on.
                     if let closed = unclaimed.removeValue(forKey: before) { Self.claim(closed, by: socket, &continued) }
                     working[key] = continued

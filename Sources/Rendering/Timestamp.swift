@@ -5,11 +5,6 @@ import Sampling
 /// end to end (samples are taken, stored and served at that precision), so a time
 /// served here and sent back as `at=` names the same sample.
 public enum Timestamp {
-    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, in milliseconds since the
-    /// epoch: RFC 3339 has four-digit years, so a time outside is written as the bound.
-    static let earliestMilliseconds: Int64 = -62_167_219_200_000
-    static let latestMilliseconds: Int64 = 253_402_300_799_999
-
     /// Formats seconds since the Unix epoch.
     public static func rfc3339(_ seconds: Double) -> String {
         rfc3339(milliseconds: Clock.milliseconds(seconds))
@@ -17,7 +12,7 @@ public enum Timestamp {
 
     /// Formats milliseconds since the Unix epoch.
     public static func rfc3339(milliseconds: Int64) -> String {
-        let clamped = min(max(milliseconds, earliestMilliseconds), latestMilliseconds)
+        let clamped = min(max(milliseconds, Clock.earliestMilliseconds), Clock.latestMilliseconds)
         let millis = Int(clamped - floorDivide(clamped, 1000) * 1000)
         let seconds = Int(floorDivide(clamped, 1000))
         let days = Int(floorDivide(Int64(seconds), 86400))

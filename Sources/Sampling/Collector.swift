@@ -257,8 +257,13 @@ public enum Clock {
     /// Whole milliseconds since the epoch of `seconds` (rounded), the one precision
     /// times are stored and served at. Non-finite or out-of-range values are clamped
     /// (years 0000 to 9999) instead of trapping.
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z in milliseconds: the range
+    /// RFC 3339's four-digit years can write, and so the range of every stored time.
+    public static let earliestMilliseconds: Int64 = -62_167_219_200_000
+    public static let latestMilliseconds: Int64 = 253_402_300_799_999
+
     public static func milliseconds(_ seconds: Double) -> Int64 {
-        let earliest: Int64 = -62_167_219_200_000, latest: Int64 = 253_402_300_799_999
+        let earliest = earliestMilliseconds, latest = latestMilliseconds
         guard seconds.isFinite else { return seconds > 0 ? latest : earliest }
         let millis = (seconds * 1000).rounded()
         if millis <= Double(earliest) { return earliest }

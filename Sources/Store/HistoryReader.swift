@@ -138,10 +138,12 @@ public struct EventCursor: Sendable, Comparable {
 
     /// Parses the text form (`s.c.k.o`).
     public init?(text: String) {
-        // Empty fields (`1..2.3`) are refused, not skipped; ids are never negative.
+        // Empty fields (`1..2.3`) are refused, not skipped.
         let parts = text.split(separator: ".", omittingEmptySubsequences: false).map { Int64($0) }
-        guard parts.count == 4, parts.allSatisfy({ $0 != nil && $0! >= 0 }) || text == "0.0.-1.0" else { return nil }
-        self.init(sample: parts[0]!, connection: parts[1]!, kind: parts[2]!, openedThrough: parts[3]!)
+        // Ids are never negative; the kind is -1 only at the start of the feed.
+        guard parts.count == 4, let sample = parts[0], let connection = parts[1], let kind = parts[2], let opened = parts[3],
+              sample >= 0, connection >= 0, kind >= -1, opened >= 0 else { return nil }
+        self.init(sample: sample, connection: connection, kind: kind, openedThrough: opened)
     }
 
     public var text: String { "\(sample).\(connection).\(kind).\(openedThrough)" }

@@ -292,8 +292,7 @@ public final class Recorder {
                 let listeners = ListenerOwners(snapshot)
                 for closed in unclaimed.values.sorted(by: { $0.at < $1.at }) {
                     let inferred = listeners.owners(accepting: closed.socket)
-                    var owners = Set<OwnerKey>()
-                    for owner in inferred { owners.formUnion(try ownerKeys(owner, &workingProcesses)) }
+                    let owners = try ownerKeys(inferred, &workingProcesses)
                     let id = try insertConnection(closed.socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed },
                                                   origin: inferred.isEmpty ? [.closeEvent] : [.closeEvent, .ownerInferred],
                                                   closedAt: closed.at, totals: closed.socket.tcpInfo.map(ConnectionTotals.init))
@@ -444,10 +443,6 @@ public final class Recorder {
 
     private func ownerKeys(_ socket: Socket, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
         try ownerKeys(socket.processes, &cache)
-    }
-
-    private func ownerKeys(_ owner: SocketOwner, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
-        try ownerKeys([owner], &cache)
     }
 
     private func ownerKeys(_ processes: [SocketOwner], _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {

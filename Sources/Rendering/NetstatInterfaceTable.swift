@@ -11,8 +11,8 @@ public enum NetstatInterfaceTable {
             let link = links[interface.name] ?? SysClassNet.Link()
             if !all, let flags = link.flags, flags & 0x1 == 0 { continue }
             func value(_ key: String) -> String {
-                guard let number = interface.counters[key], number.isFinite, number >= 0 else { return "-" }
-                return String(UInt64(min(number, 1.8e19)))
+                guard let number = interface.counters[key], number >= 0 else { return "-" }
+                return String(number)
             }
             text += pad(UntrustedText.terminal(interface.name), 15) + " " + leftPad(link.mtu.map(String.init) ?? "-", 5) + " "
                 + leftPad(value("rx_packets"), 8) + " " + leftPad(value("rx_errs"), 6) + " " + leftPad(value("rx_drop"), 6) + " "

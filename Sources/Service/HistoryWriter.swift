@@ -22,7 +22,7 @@ public final class HistoryWriter {
     /// Records one sample; never throws (see the type's comment).
     /// `closeEvents` are the kernel's close events since the last sample (see
     /// `CloseEventReader.drain`); a failed write keeps them for the next try.
-    public func record(_ snapshot: Snapshot, counters: [String: Double], missedSlots: Int = 0,
+    public func record(_ snapshot: Snapshot, counters: [CounterKey: UInt64], missedSlots: Int = 0,
                        closeEvents: [CloseEvent] = [], closeOverflows: Int = 0) {
         let started = Clock.monotonicSeconds()
         let events = unwritten + closeEvents

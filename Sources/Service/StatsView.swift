@@ -28,19 +28,20 @@ public final class StatsView: @unchecked Sendable {
     }
 
     /// Reads now (the sampler's call, so rates exist before the first request), and
-    /// returns every counter by its history name: `Tcp.RetransSegs` for protocol
-    /// counters, `interface.eth0.rx_bytes` for interface ones.
+    /// returns every counter, protocol and interface ones, by its key.
     @discardableResult
-    public func refresh() -> [String: Double] {
+    public func refresh() -> [CounterKey: UInt64] {
         let fresh = lock.withLock { () -> ProtocolStats in
             let fresh = reader.read()
             previous = latest
             latest = fresh
             return fresh
         }
-        var counters = fresh.byKey
+        var counters: [CounterKey: UInt64] = [:]
+        counters.reserveCapacity(fresh.counters.count + fresh.interfaces.count * 16)
+        for counter in fresh.counters { counters[.protocolCounter(group: counter.group, name: counter.name)] = counter.value }
         for interface in fresh.interfaces {
-            for (field, value) in interface.counters { counters[CounterKey.interface(name: interface.name, field: field).storageName] = value }
+            for (field, value) in interface.counters { counters[.interface(name: interface.name, field: field)] = value }
         }
         return counters
     }

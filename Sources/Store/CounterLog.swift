@@ -34,9 +34,9 @@ enum CounterLog {
 public struct CounterPoint: Sendable {
     /// Bucket start.
     public var at: Double
-    /// The counter's value at the end of the bucket.
-    public var value: Double
-    /// Increase per second over the bucket; a reset counts the value after it as the increase.
+    /// The counter's value at the end of the bucket (its 64 bits, see `CounterValue`).
+    public var value: UInt64
+    /// Increase per second over the bucket (`CounterIncrease`'s rule for resets).
     public var rate: Double?
     /// Resets seen in the bucket.
     public var resets: Int

@@ -574,21 +574,23 @@ public final class HistoryReader {
         return (connection, first)
     }
 
-    /// Counter names recorded, for validation and suggestions.
-    public func counterNames() throws -> [String] {
+    /// The counters recorded, for validation and suggestions.
+    public func counterKeys() throws -> [CounterKey] {
         let statement = try database.prepare("SELECT name FROM counter_names ORDER BY name")
         defer { statement.reset() }
-        var names: [String] = []
-        while try statement.step() { names.append(statement.text(0)) }
-        return names
+        var keys: [CounterKey] = []
+        while try statement.step() {
+            if let key = CounterKey(storageName: statement.text(0)) { keys.append(key) }
+        }
+        return keys
     }
 
-    /// Rates of `names` over [from, to] in buckets of `step` seconds. Replays the
+    /// Rates of `keys` over [from, to] in buckets of `step` seconds. Replays the
     /// packed rows from the last keyframe before the window.
-    public func counterSeries(_ names: [String], from: Double, to: Double, step: Double) throws -> [String: [CounterPoint]] {
-        var ids: [Int64: String] = [:]
-        for name in names {
-            if let id = try database.scalar("SELECT id FROM counter_names WHERE name = ?", [.text(name)]) { ids[id] = name }
+    public func counterSeries(_ keys: [CounterKey], from: Double, to: Double, step: Double) throws -> [CounterKey: [CounterPoint]] {
+        var ids: [Int64: CounterKey] = [:]
+        for key in keys {
+            if let id = try database.scalar("SELECT id FROM counter_names WHERE name = ?", [.text(key.storageName)]) { ids[id] = key }
         }
         guard !ids.isEmpty, let first = try sampleID(atOrAfter: from),
               let last = try sample(atOrBefore: to)?.id, first <= last else { return [:] }
@@ -605,7 +607,7 @@ public final class HistoryReader {
         try statement.bind([.integer(start), .integer(last)])
         var values: [Int64: Int64] = [:]
         var previousAt: Double?
-        var buckets: [Int64: [String: (increase: Double, value: Double, resets: Int)]] = [:]
+        var buckets: [Int64: [CounterKey: (increase: UInt64, value: UInt64, resets: Int)]] = [:]
         while try statement.step() {
             let at = statement.double(1)
             let decoded = CounterLog.decode(statement.blob(2))
@@ -614,24 +616,27 @@ public final class HistoryReader {
             if at >= from, previousAt != nil {
                 let bucket = Int64(((at - from) / step).rounded(.down))
                 for (id, name) in ids {
-                    guard let value = changed[id] ?? values[id] else { continue }
-                    var entry = buckets[bucket]?[name] ?? (0, Double(value), 0)
+                    guard let stored = changed[id] ?? values[id] else { continue }
+                    let value = UInt64(bitPattern: stored)
+                    var entry = buckets[bucket]?[name] ?? (0, value, 0)
                     if let old = values[id] {
-                        if value >= old { entry.increase += Double(value - old) } else { entry.increase += Double(value); entry.resets += 1 }
+                        let increase = CounterIncrease(from: UInt64(bitPattern: old), to: value)
+                        entry.increase &+= increase.amount
+                        if increase.reset { entry.resets += 1 }
                     }
-                    entry.value = Double(value)
+                    entry.value = value
                     buckets[bucket, default: [:]][name] = entry
                 }
             }
             for (id, value) in changed { values[id] = value }
             previousAt = at
         }
-        var series: [String: [CounterPoint]] = [:]
+        var series: [CounterKey: [CounterPoint]] = [:]
         for bucket in buckets.keys.sorted() {
             let start = from + Double(bucket) * step
             let width = min(step, to - start)
             for (name, entry) in buckets[bucket]! {
-                series[name, default: []].append(CounterPoint(at: start, value: entry.value, rate: width > 0 ? entry.increase / width : nil, resets: entry.resets))
+                series[name, default: []].append(CounterPoint(at: start, value: entry.value, rate: width > 0 ? Double(entry.increase) / width : nil, resets: entry.resets))
             }
         }
         return series

@@ -54,7 +54,7 @@ public final class Recorder {
     /// for each connection's `log` (with that connection's first sample).
     private var feed: [ChangeLog.FeedEntry] = []
     /// Counter name -> id, and the values last written (for "only what changed").
-    private var counterIDs: [String: Int64] = [:]
+    private var counterIDs: [CounterKey: Int64] = [:]
     private var lastCounters: [Int64: Int64] = [:]
     private var samplesSinceKeyframe = Int.max
     /// Highest connection id written, and samples since the last `present` keyframe.
@@ -163,7 +163,7 @@ public final class Recorder {
     /// its own (`ConnectionOrigin.closeEvent`). `closeOverflows` counts the times the
     /// kernel said it dropped events meanwhile.
     public func record(
-        _ snapshot: Snapshot, counters: [String: Double] = [:], missedSlots: Int = 0,
+        _ snapshot: Snapshot, counters: [CounterKey: UInt64] = [:], missedSlots: Int = 0,
         closeEvents: [CloseEvent] = [], closeOverflows: Int = 0
     ) throws {
         var working = open
@@ -394,21 +394,22 @@ public final class Recorder {
     /// Writes the counters that changed since the last sample written (all of them in
     /// a keyframe); returns the values now on disk.
     private func recordCounters(
-        _ counters: [String: Double], sample: Int64, keyframe: Bool, ids: inout [String: Int64], previous: [Int64: Int64]
+        _ counters: [CounterKey: UInt64], sample: Int64, keyframe: Bool, ids: inout [CounterKey: Int64], previous: [Int64: Int64]
     ) throws -> [Int64: Int64] {
         var current = previous
         var changed: [(id: Int64, value: Int64)] = []
-        for (name, raw) in counters {
+        for (key, raw) in counters {
+            // Stored as the same 64 bits, signed (SQLite's and the varint codec's integer).
+            let value = Int64(bitPattern: raw)
             let id: Int64
-            if let known = ids[name] {
+            if let known = ids[key] {
                 id = known
             } else {
+                let name = key.storageName
                 try database.prepare("INSERT OR IGNORE INTO counter_names(name) VALUES(?)").run([.text(name)])
                 id = try database.scalar("SELECT id FROM counter_names WHERE name = ?", [.text(name)]) ?? 0
-                ids[name] = id
+                ids[key] = id
             }
-            // Kernel counters are u64; beyond Int64 they wrap, which reads as a reset.
-            let value = raw >= 9.2e18 ? Int64(bitPattern: UInt64(raw)) : Int64(raw)
             if keyframe || previous[id] != value { changed.append((id, value)) }
             current[id] = value
         }

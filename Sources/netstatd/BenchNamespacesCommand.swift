@@ -79,8 +79,7 @@ enum BenchNamespacesCommand {
             guard let fd = Int32(name), fd != own else { continue }
             let length = readlink("/proc/self/fd/\(name)", &link, link.count - 1)
             guard length > 0 else { continue }
-            link[length] = 0
-            let target = String(cString: link)
+            let target = String(decoding: link[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             var domain: Int32 = 0
             var size = socklen_t(MemoryLayout<Int32>.size)
             if target.hasPrefix("net:[") {

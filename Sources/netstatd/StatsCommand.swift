@@ -32,7 +32,7 @@ enum StatsCommand {
             json.key("groups"); json.beginObject()
             for (group, counters) in grouped(stats.counters) {
                 json.key(group); json.beginObject()
-                for counter in counters { json.key(counter.name); json.number(counter.value) }
+                for counter in counters { json.key(counter.name); json.counterValue(counter.value, of: counter.counterKey) }
                 json.endObject()
             }
             json.endObject()
@@ -47,7 +47,7 @@ enum StatsCommand {
                 let shown = counters.filter { parsed.has("all") || $0.value != 0 }
                 if shown.isEmpty { continue }
                 text += group + ":\n"
-                for counter in shown { text += "    \(counter.name): \(format(counter.value))\n" }
+                for counter in shown { text += "    \(counter.name): \(counter.printed)\n" }
             }
             if !stats.missing.isEmpty { text += "(not readable here: \(stats.missing.joined(separator: ", ")))\n" }
             output.write(Array(text.utf8))
@@ -63,9 +63,5 @@ enum StatsCommand {
             groups[counter.group, default: []].append(counter)
         }
         return order.map { ($0, groups[$0]!) }
-    }
-
-    static func format(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e18 ? String(Int64(value)) : String(value)
     }
 }

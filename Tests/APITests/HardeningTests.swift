@@ -28,7 +28,7 @@ struct HardeningTests {
                 try recorder.record(Synthetic.snapshot(at: base + Double(i) + 0.1234567, [
                     Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [Synthetic.owner(10, "nginx")]),
                     Synthetic.socket(cookie: UInt64(100 + i), state: .established, local: 80, remote: UInt16(5000 + i)),
-                ]), counters: ["Tcp.OutSegs": Double(i * 10), "interface.eth0.100.rx_bytes": Double(i * 1000), "interface.br.5.rx_bytes": 7])
+                ]), counters: Synthetic.counters(["Tcp.OutSegs": UInt64(i * 10), "interface.eth0.100.rx_bytes": UInt64(i * 1000), "interface.br.5.rx_bytes": 7]))
             }
         }
         return (api, base)

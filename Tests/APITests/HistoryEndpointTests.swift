@@ -27,8 +27,8 @@ struct HistoryEndpointTests {
         let nginx = Synthetic.owner(10, "nginx")
         let worker = Synthetic.owner(11, "nginx", fd: 4)
         let listener = Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [nginx])
-        func counters(_ i: Double) -> [String: Double] {
-            ["Tcp.OutSegs": i * 100, "Tcp.RetransSegs": i, "interface.lo.rx_bytes": i * 5000, "interface.lo.tx_bytes": i * 5000]
+        func counters(_ i: UInt64) -> [CounterKey: UInt64] {
+            Synthetic.counters(["Tcp.OutSegs": i * 100, "Tcp.RetransSegs": i, "interface.lo.rx_bytes": i * 5000, "interface.lo.tx_bytes": i * 5000])
         }
         try recorder.record(Synthetic.snapshot(at: base + 1, [
             Synthetic.socket(cookie: 1, state: .established, local: 80, remote: 5000, owners: [nginx]), listener]), counters: counters(1))

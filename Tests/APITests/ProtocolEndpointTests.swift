@@ -16,7 +16,7 @@ struct ProtocolEndpointTests {
         #expect(ok, "responses differ from openapi.yaml:\n\(report)")
     }
 
-    private func readCounters() throws -> [String: Double] {
+    private func readCounters() throws -> [String: UInt64] {
         let text = try String(contentsOfFile: "/proc/net/snmp", encoding: .utf8)
         return Dictionary(ProcNetSNMP.parse(text).map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
     }
@@ -31,7 +31,7 @@ struct ProtocolEndpointTests {
         let groups = reply.json["groups"] as? [String: [String: [String: Any]]] ?? [:]
         for key in ["Tcp.InSegs", "Tcp.OutSegs", "Ip.InReceives", "Udp.InDatagrams"] {
             let parts = key.split(separator: ".").map(String.init)
-            let served = try #require(groups[parts[0]]?[parts[1]]?["value"] as? Double, "\(key) served")
+            let served = try #require((groups[parts[0]]?[parts[1]]?["value"] as? NSNumber)?.uint64Value, "\(key) served")
             #expect(served >= before[key]! && served <= after[key]!, "\(key): \(before[key]!) <= \(served) <= \(after[key]!)")
         }
         let names = (reply.json["health"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []

@@ -17,7 +17,8 @@ struct ProtocolStatsTests {
     func snmpNamesComeFromTheHeader(kernel: String) throws {
         let counters = ProcNetSNMP.parse(try text(kernel, "snmp"))
         let byKey = Dictionary(counters.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        #expect(byKey["Tcp.MaxConn"] == -1, "signed fields stay signed")
+        #expect(counters.first { $0.key == "Tcp.MaxConn" }?.printed == "-1", "signed fields stay signed")
+        #expect(counters.first { $0.key == "Tcp.RtoMin" }?.printed == "200")
         #expect(byKey["Tcp.RtoMin"] == 200)
         #expect(byKey["Udp.InDatagrams"] != nil)
         #expect(byKey["Ip.OutTransmits"] == (kernel == "kernel-6.18" ? byKey["Ip.OutTransmits"] : nil), "a field the kernel lacks is absent, not zero")
@@ -86,15 +87,17 @@ struct ProtocolStatsTests {
         #expect(six.contains { $0.destination == IPAddress("fe80::") && $0.prefixLength == 64 })
     }
 
-    @Test("rates: increases, resets, the first reading", arguments: [
-        (nil as Double?, 100.0, 5.0, nil as Double?, false),
-        (100.0, 150.0, 5.0, 10.0, false),
-        (150.0, 150.0, 5.0, 0.0, false),
-        (150.0, 20.0, 5.0, nil, true),
-        (100.0, 200.0, 0.0, nil, false),
-        (1.8e19, 1.8e19 + 4096, 2.0, 2048.0, false),
+    @Test("rates: increases, resets (the value after it is the increase), the first reading", arguments: [
+        (nil as UInt64?, 100 as UInt64, 5.0, nil as Double?, false),
+        (100, 150, 5.0, 10.0, false),
+        (150, 150, 5.0, 0.0, false),
+        (150, 20, 5.0, 4.0, true),
+        (100, 200, 0.0, nil, false),
+        // Exact where a Double is not: 2^64 - 4097 and 2^64 - 1 differ by 4096.
+        (18_446_744_073_709_547_519, 18_446_744_073_709_551_615, 2.0, 2048.0, false),
+        (18_446_744_073_709_551_614, 18_446_744_073_709_551_615, 1.0, 1.0, false),
     ])
-    func rates(previous: Double?, current: Double, seconds: Double, expected: Double?, reset: Bool) {
+    func rates(previous: UInt64?, current: UInt64, seconds: Double, expected: Double?, reset: Bool) {
         let rate = CounterRate.between(previous, current, seconds: seconds)
         #expect(rate.perSecond == expected)
         #expect(rate.reset == reset)

@@ -216,23 +216,33 @@ struct CounterHistoryTests {
         let recorder = try Recorder(path: path, version: "test")
         let base = 1_700_000_000.0
         // 300 samples 1 s apart: Tcp.OutSegs grows 10/s, resets to 0 at sample 200;
-        // Tcp.MaxConn stays -1 (changes never, so only keyframes carry it).
+        // Tcp.MaxConn stays -1 (changes never, so only keyframes carry it); Tcp.InSegs
+        // sits near 2^64, where a Double cannot tell one segment from the next.
+        let outSegs = CounterKey.protocolCounter(group: "Tcp", name: "OutSegs")
+        let maxConn = CounterKey.protocolCounter(group: "Tcp", name: "MaxConn")
+        let inSegs = CounterKey.protocolCounter(group: "Tcp", name: "InSegs")
+        let loBytes = CounterKey.interface(name: "lo", field: "rx_bytes")
+        let high: UInt64 = 18_446_744_073_709_000_000
         for i in 0..<300 {
-            let segs = i < 200 ? Double(i * 10) : Double((i - 200) * 10)
+            let segs = UInt64(i < 200 ? i * 10 : (i - 200) * 10)
             try recorder.record(Synthetic.snapshot(at: base + Double(i), []),
-                                counters: ["Tcp.OutSegs": segs, "Tcp.MaxConn": -1, "interface.lo.rx_bytes": Double(i * 1000)])
+                                counters: [outSegs: segs, maxConn: UInt64(bitPattern: -1), inSegs: high + UInt64(i), loBytes: UInt64(i * 1000)])
         }
         let reader = try HistoryReader(path: path)
-        #expect(try reader.counterNames() == ["Tcp.MaxConn", "Tcp.OutSegs", "interface.lo.rx_bytes"])
-        let series = try reader.counterSeries(["Tcp.OutSegs", "Tcp.MaxConn", "interface.lo.rx_bytes"], from: base + 130, to: base + 299, step: 10)
-        let segs = try #require(series["Tcp.OutSegs"])
+        #expect(try reader.counterKeys().map(\.storageName) == ["Tcp.InSegs", "Tcp.MaxConn", "Tcp.OutSegs", "interface.lo.rx_bytes"])
+        let series = try reader.counterSeries([outSegs, maxConn, inSegs, loBytes], from: base + 130, to: base + 299, step: 10)
+        let segs = try #require(series[outSegs])
         #expect(segs.count == 17)
         #expect(segs.first?.rate == 10, "rate from a window that starts after a keyframe")
         let resetBucket = try #require(segs.first { $0.at == base + 200 })
         #expect(resetBucket.resets == 1, "the counter went down: a reset, not a negative rate")
-        #expect((resetBucket.rate ?? -1) >= 0)
-        #expect(series["Tcp.MaxConn"]?.allSatisfy { $0.value == -1 && $0.rate == 0 } == true)
-        #expect(series["interface.lo.rx_bytes"]?.first?.rate == 1000)
+        // Samples 200-209: 1990 -> 0 (a reset: the value after it, 0, is the increase),
+        // then nine steps of 10: 90 in 10 s.
+        #expect(resetBucket.rate == 9, "after a reset the value counts as the increase (the rule live rates use too)")
+        #expect(series[maxConn]?.allSatisfy { Int64(bitPattern: $0.value) == -1 && $0.rate == 0 } == true)
+        #expect(series[inSegs]?.first?.value == high + 139, "exact near 2^64")
+        #expect(series[inSegs]?.first?.rate == 1)
+        #expect(series[loBytes]?.first?.rate == 1000)
         // Only what changed is stored: MaxConn appears in keyframes alone.
         let database = try Database(path: path, mode: .readOnly)
         #expect(try database.scalar("SELECT count(*) FROM counter_samples WHERE substr(data, 1, 1) = x'01'") == 3)

@@ -32,3 +32,11 @@ public enum Synthetic {
         return url
     }
 }
+
+extension Synthetic {
+    /// Counters by their stored names (`Tcp.OutSegs`, `interface.lo.rx_bytes`), as a
+    /// sampler hands them to the Recorder.
+    public static func counters(_ values: [String: UInt64]) -> [CounterKey: UInt64] {
+        Dictionary(values.map { (CounterKey(storageName: $0.key)!, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}

@@ -32,7 +32,7 @@ public enum HealthSignals {
             value: (retrans != nil && out != nil && out! > 0) ? retrans! / out! : (out == 0 ? 0 : nil),
             explanation: "Tcp.RetransSegs / Tcp.OutSegs over the last interval: the share of segments sent again. Above 0.01 (1%) usually means loss or congestion on the path."))
         if let total = current["Tcp.RetransSegs"], let sent = current["Tcp.OutSegs"], sent > 0 {
-            signals.append(HealthSignal(name: "tcp_retransmission_ratio_since_boot", value: total / sent,
+            signals.append(HealthSignal(name: "tcp_retransmission_ratio_since_boot", value: Double(total) / Double(sent),
                                         explanation: "The same ratio over the counters' whole life, for comparison."))
         }
         // Events per second, from one or more counters each.

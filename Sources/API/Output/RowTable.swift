@@ -8,6 +8,7 @@ struct RowTable {
     enum Cell {
         case text(String)
         case integer(Int64)
+        case unsigned(UInt64)
         case number(Double)
         case null
 
@@ -15,6 +16,7 @@ struct RowTable {
             switch self {
             case .text(let text): return text
             case .integer(let value): return String(value)
+            case .unsigned(let value): return String(value)
             case .number(let value): return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
             case .null: return ""
             }
@@ -44,6 +46,7 @@ struct RowTable {
                     switch cell {
                     case .text(let text): json.string(text)
                     case .integer(let value): json.number(value)
+                    case .unsigned(let value): json.number(value)
                     case .number(let value): json.number(value)
                     case .null: json.null()
                     }

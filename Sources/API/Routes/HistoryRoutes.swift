@@ -398,9 +398,9 @@ extension HistoryRoutes {
         let from = aligned(requestedFrom, step: step)
         let requested = context.query.list("counter")
         let names = requested.isEmpty ? defaultCounters : requested
-        let series = try history.readers.withReader { reader -> [String: [CounterPoint]] in
-            let known = Set(try reader.counterNames().filter {
-                if case .protocolCounter? = CounterKey(storageName: $0) { return true } else { return false }
+        let series = try history.readers.withReader { reader -> [CounterKey: [CounterPoint]] in
+            let known = Set(try reader.counterKeys().compactMap { key -> String? in
+                if case .protocolCounter = key { return key.storageName } else { return nil }
             })
             for name in requested where !known.contains(name) {
                 let live = context.stats.current(maxAge: 60).now.byKey
@@ -408,7 +408,8 @@ extension HistoryRoutes {
                 let suggestions = Suggestions.nearest(name, in: known)
                 throw Problem.badParameter("counter", name, accepts: "recorded counters as Group.Name, e.g. \(suggestions.joined(separator: ", "))\(hint)")
             }
-            return try reader.counterSeries(names.filter { known.contains($0) }, from: from, to: to, step: step)
+            return try reader.counterSeries(names.filter { known.contains($0) }.compactMap { CounterKey(storageName: $0) },
+                                            from: from, to: to, step: step)
         }
         var json = JSONWriter(capacity: 1024 + series.values.reduce(0) { $0 + $1.count } * 80)
         json.beginObject()
@@ -417,7 +418,8 @@ extension HistoryRoutes {
         json.key("step_seconds"); json.number(step)
         json.key("series"); json.beginObject()
         for name in names.sorted() {
-            json.key(name); writePoints(series[name] ?? [], to: &json)
+            guard let key = CounterKey(storageName: name) else { continue }
+            json.key(name); writePoints(series[key] ?? [], of: key, to: &json)
         }
         json.endObject()
         json.endObject()
@@ -432,10 +434,10 @@ extension HistoryRoutes {
         let step = try step(context, from: requestedFrom, to: to)
         let from = aligned(requestedFrom, step: step)
         let fields = context.query.list("counter").isEmpty ? defaultInterfaceCounters : context.query.list("counter")
-        let (names, series) = try history.readers.withReader { reader -> ([String], [String: [CounterPoint]]) in
+        let (names, series) = try history.readers.withReader { reader -> ([String], [CounterKey: [CounterPoint]]) in
             var interfaces = Set<String>(), knownFields = Set<String>()
-            for name in try reader.counterNames() {
-                guard case let .interface(interface, field)? = CounterKey(storageName: name) else { continue }
+            for key in try reader.counterKeys() {
+                guard case let .interface(interface, field) = key else { continue }
                 interfaces.insert(interface)
                 knownFields.insert(field)
             }
@@ -446,7 +448,7 @@ extension HistoryRoutes {
                 throw Problem.badParameter("counter", field, accepts: "an interface counter: \(knownFields.sorted().joined(separator: ", "))")
             }
             let wanted = context.query.list("name").isEmpty ? interfaces.sorted() : context.query.list("name")
-            let keys = wanted.flatMap { interface in fields.map { CounterKey.interface(name: interface, field: $0).storageName } }
+            let keys = wanted.flatMap { interface in fields.map { CounterKey.interface(name: interface, field: $0) } }
             return (wanted, try reader.counterSeries(keys, from: from, to: to, step: step))
         }
         var json = JSONWriter(capacity: 4096)
@@ -458,7 +460,8 @@ extension HistoryRoutes {
         for interface in names {
             json.key(interface); json.beginObject()
             for field in fields {
-                json.key(field); writePoints(series[CounterKey.interface(name: interface, field: field).storageName] ?? [], to: &json)
+                json.key(field); let key = CounterKey.interface(name: interface, field: field)
+                writePoints(series[key] ?? [], of: key, to: &json)
             }
             json.endObject()
         }
@@ -467,12 +470,12 @@ extension HistoryRoutes {
         return pastAware(json, to: to, context: context)
     }
 
-    static func writePoints(_ points: [CounterPoint], to json: inout JSONWriter) {
+    static func writePoints(_ points: [CounterPoint], of key: CounterKey, to json: inout JSONWriter) {
         json.beginArray()
         for point in points {
             json.beginObject()
             json.key("at"); json.string(Timestamp.rfc3339(point.at))
-            json.key("value"); json.number(point.value)
+            json.key("value"); json.counterValue(point.value, of: key)
             json.key("rate"); if let rate = point.rate { json.number((rate * 1000).rounded() / 1000) } else { json.null() }
             json.key("resets"); json.number(point.resets)
             json.endObject()

@@ -28,6 +28,12 @@ enum MetricsRoute {
             append("\n# TYPE "); append(name); append(" "); append(type); append("\n")
         }
         func sample(_ name: String, _ labels: [(String, String)], _ value: Double) {
+            sample(name, labels, text: format(value))
+        }
+        func sample(_ name: String, _ labels: [(String, String)], _ value: UInt64) {
+            sample(name, labels, text: String(value))
+        }
+        func sample(_ name: String, _ labels: [(String, String)], text value: String) {
             append(name)
             if !labels.isEmpty {
                 out.append(UInt8(ascii: "{"))
@@ -38,7 +44,7 @@ enum MetricsRoute {
                 out.append(UInt8(ascii: "}"))
             }
             out.append(UInt8(ascii: " "))
-            append(format(value))
+            append(value)
             out.append(UInt8(ascii: "\n"))
         }
 
@@ -92,12 +98,14 @@ enum MetricsRoute {
         let prefixes = MetricNames.shared.prefixes(for: stats)
         for (counter, prefix) in zip(stats.counters, prefixes) {
             out.append(contentsOf: prefix)
-            append(format(counter.value))
+            append(counter.printed)
             out.append(UInt8(ascii: "\n"))
         }
-        var byField: [String: [(String, Double)]] = [:]
+        var byField: [String: [(String, UInt64)]] = [:]
         for interface in stats.interfaces {
-            for key in interface.order { byField[key, default: []].append((interface.name, interface.counters[key] ?? 0)) }
+            for key in interface.order {
+                if let value = interface.counters[key] { byField[key, default: []].append((interface.name, value)) }
+            }
         }
         for (field, values) in byField.sorted(by: { $0.key < $1.key }) {
             let direction = field.hasPrefix("rx_") ? "receive" : "transmit"

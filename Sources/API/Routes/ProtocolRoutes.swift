@@ -35,7 +35,7 @@ enum ProtocolRoutes {
             for counter in byGroup[group]! {
                 let rate = CounterRate.between(earlier[counter.key], counter.value, seconds: seconds ?? 0)
                 json.key(counter.name); json.beginObject()
-                json.key("value"); json.number(counter.value)
+                json.key("value"); json.counterValue(counter.value, of: counter.counterKey)
                 json.key("rate"); if let perSecond = rate.perSecond { json.number((perSecond * 1000).rounded() / 1000) } else { json.null() }
                 if rate.reset { json.key("reset"); json.bool(true) }
                 json.endObject()
@@ -132,7 +132,7 @@ enum ProtocolRoutes {
             for interface in interfaces {
                 let link = SysClassNet.read(interface.name, sysRoot: SysClassNet.sysRoot(besideProcRoot: context.procRoot))
                 table.rows.append([.text(interface.name), link.mtu.map { .integer(Int64($0)) } ?? .null]
-                                  + fields.map { field in interface.counters[field].map { .number($0) } ?? .null }
+                                  + fields.map { field in interface.counters[field].map(RowTable.Cell.unsigned) ?? .null }
                                   + [link.state.map { .text($0) } ?? .null])
             }
             return context.answer(table.render(format, heading: "Kernel Interface table at " + Timestamp.rfc3339(now.takenAt)),
@@ -151,7 +151,7 @@ enum ProtocolRoutes {
             json.key("mtu"); if let mtu = link.mtu { json.number(mtu) } else { json.null() }
             json.key("counters"); json.beginObject()
             for key in interface.order {
-                let value = interface.counters[key] ?? 0
+                guard let value = interface.counters[key] else { continue }
                 let rate = CounterRate.between(earlier[interface.name]?[key], value, seconds: seconds)
                 json.key(key); json.beginObject()
                 json.key("value"); json.number(value)

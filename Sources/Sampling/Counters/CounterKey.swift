@@ -9,6 +9,13 @@ public enum CounterKey: Hashable, Sendable {
 
     private static let interfacePrefix = "interface."
 
+    /// True for the fields the kernel prints signed (`Tcp.MaxConn`, -1 for "no limit";
+    /// snmp_seq_show_tcp_udp): their value is shown as a signed number.
+    public var isPrintedSigned: Bool {
+        if case let .protocolCounter(group, name) = self { return group == "Tcp" && name == "MaxConn" }
+        return false
+    }
+
     /// The name it is stored under: `Tcp.InSegs`, `interface.eth0.100.rx_bytes`.
     public var storageName: String {
         switch self {

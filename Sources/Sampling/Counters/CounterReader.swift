@@ -183,7 +183,7 @@ public final class CounterReader {
             guard let colon = buffer[line].firstIndex(of: UInt8(ascii: ":")) else { continue }
             var nameStart = line.lowerBound
             while nameStart < colon && buffer[nameStart] == 0x20 { nameStart += 1 }
-            var counters: [String: Double] = [:]
+            var counters: [String: UInt64] = [:]
             counters.reserveCapacity(names.count)
             var index = colon + 1
             var count = 0
@@ -231,7 +231,7 @@ public final class CounterReader {
     }
 
     /// A decimal, possibly negative, at `index`; advances past it.
-    private func number(_ index: inout Int, end: Int) -> Double? {
+    private func number(_ index: inout Int, end: Int) -> UInt64? {
         var negative = false
         if index < end && buffer[index] == UInt8(ascii: "-") {
             negative = true
@@ -249,6 +249,7 @@ public final class CounterReader {
             index += 1
         }
         guard digits > 0, !overflow else { return nil }
-        return negative ? -Double(value) : Double(value)
+        // A field the kernel prints signed (`MaxConn -1`): its two's complement bits.
+        return negative ? 0 &- value : value
     }
 }

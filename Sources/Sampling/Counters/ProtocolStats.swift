@@ -34,23 +34,39 @@ public struct ProtocolStats: Sendable {
     }
 
     /// Counter values by `Group.Name`.
-    public var byKey: [String: Double] {
+    public var byKey: [String: UInt64] {
         Dictionary(counters.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// How much a counter grew between two readings. One rule for live rates and history
+/// buckets, Prometheus' `rate()` rule: a counter that went down was reset (a namespace
+/// recreated, a module reloaded) and counted again from zero, so the value after the
+/// reset is the increase.
+public struct CounterIncrease: Sendable, Equatable {
+    /// The growth.
+    public var amount: UInt64
+    /// True when the counter went down between the readings.
+    public var reset: Bool
+
+    /// The increase from `previous` to `current`.
+    public init(from previous: UInt64, to current: UInt64) {
+        reset = current < previous
+        amount = reset ? current : current - previous
     }
 }
 
 /// A per-second rate between two readings of a counter.
 public struct CounterRate: Sendable, Equatable {
-    /// Per second; nil when there is no earlier reading, or the counter went down.
+    /// Per second; nil when there is no earlier reading or no time between them.
     public var perSecond: Double?
-    /// True when the counter went down since the last reading: the kernel's counters
-    /// were reset (a namespace recreated, a module reloaded), so no rate is given.
+    /// True when the counter went down since the last reading (see `CounterIncrease`).
     public var reset: Bool
 
     /// The rate of a counter that went from `previous` to `current` in `seconds`.
-    public static func between(_ previous: Double?, _ current: Double, seconds: Double) -> CounterRate {
+    public static func between(_ previous: UInt64?, _ current: UInt64, seconds: Double) -> CounterRate {
         guard let previous, seconds > 0 else { return CounterRate(perSecond: nil, reset: false) }
-        if current < previous { return CounterRate(perSecond: nil, reset: true) }
-        return CounterRate(perSecond: (current - previous) / seconds, reset: false)
+        let increase = CounterIncrease(from: previous, to: current)
+        return CounterRate(perSecond: Double(increase.amount) / seconds, reset: increase.reset)
     }
 }

@@ -7,7 +7,7 @@ public enum ProcNetDev {
         /// Interface name.
         public var name: String
         /// `rx_bytes`, `rx_packets`, `rx_errs`, `rx_drop`, ..., `tx_bytes`, ... .
-        public var counters: [String: Double]
+        public var counters: [String: UInt64]
         /// Names of `counters` in the kernel's order.
         public var order: [String]
     }
@@ -29,7 +29,7 @@ public enum ProcNetDev {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = line[..<colon].trimmingSpaces()
             let values = line[line.index(after: colon)...].split(separator: " ").compactMap { CounterValue.parse($0) }
-            var counters: [String: Double] = [:]
+            var counters: [String: UInt64] = [:]
             for (key, value) in zip(names, values) { counters[key] = value }
             interfaces.append(Interface(name: name, counters: counters, order: Array(names.prefix(values.count))))
         }

@@ -65,13 +65,14 @@ public enum ProcNetSNMP6 {
     }
 }
 
-/// Counter values: kernel counters are unsigned 64-bit, but a few fields are signed
-/// (`Tcp: MaxConn -1`), so both are kept exactly.
+/// Counter values: the kernel keeps every counter as an unsigned 64-bit number and
+/// prints it so, except a few fields it prints signed (`Tcp: MaxConn -1`, "no limit");
+/// those are kept as their 64 bits (`CounterKey.isPrintedSigned` says which to show signed).
 public enum CounterValue {
-    /// Parses a decimal that may be negative or up to 2^64-1.
-    public static func parse<S: StringProtocol>(_ text: S) -> Double? {
-        if let value = UInt64(text) { return Double(exactly: value) ?? Double(value) }
-        if let value = Int64(text) { return Double(value) }
+    /// Parses a decimal up to 2^64-1, or a negative one as its two's complement bits.
+    public static func parse<S: StringProtocol>(_ text: S) -> UInt64? {
+        if let value = UInt64(text) { return value }
+        if let value = Int64(text) { return UInt64(bitPattern: value) }
         return nil
     }
 }

@@ -32,9 +32,17 @@ let package = Package(
         // history writer. API answers from it; netstatd wires it.
         .target(name: "Service", dependencies: ["Sampling", "Store"]),
         .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP", "Store", "Service"]),
+        // Command-line flags (netstat-style clusters, long options, a --config file's
+        // checks) and stdout/stderr, shared by the two executables.
+        .target(name: "CommandLineOptions", dependencies: ["Rendering"]),
         .executableTarget(
             name: "netstatd",
-            dependencies: ["Sampling", "Rendering", "HTTP", "API", "Store", "Service"]),
+            dependencies: ["Sampling", "Rendering", "HTTP", "API", "Store", "Service", "CommandLineOptions"]),
+        // The benchmarks' measuring commands (bench/ drives them), kept out of the
+        // shipped binary.
+        .executableTarget(
+            name: "netstatd-bench",
+            dependencies: ["Sampling", "HTTP", "API", "Store", "Service", "CommandLineOptions"]),
         // Shared by the test targets: commands, namespaces, the socket zoo, ss parsing.
         .target(
             name: "TestSupport", dependencies: ["Sampling"], path: "Tests/TestSupport",
@@ -60,7 +68,7 @@ let package = Package(
         // under setpriv, with Prometheus, and (opt-in) installed from its .deb.
         .testTarget(
             name: "NetstatdTests",
-            dependencies: ["netstatd", "API", "Sampling", "TestSupport"],
+            dependencies: ["netstatd", "API", "CommandLineOptions", "Sampling", "TestSupport"],
             resources: [.copy("Fixtures")]),
     ]
 )

@@ -94,3 +94,8 @@ class Population:
                 p.kill()
 
 
+
+
+def bench_binary(netstatd):
+    """The `netstatd-bench` built beside NETSTATD (the measuring commands live there)."""
+    return os.path.join(os.path.dirname(os.path.abspath(netstatd)), "netstatd-bench")

@@ -1,3 +1,5 @@
+import CommandLineOptions
+
 /// `serve --config PATH`: the same options as the command line, one `name = value`
 /// per line, names as the long flags without `--` (`listen = 127.0.0.1:7878`,
 /// `no-history = true`). Lines starting with `#` and blank lines are skipped. Each

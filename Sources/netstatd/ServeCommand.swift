@@ -5,6 +5,7 @@ import Rendering
 import Sampling
 import Service
 import Store
+import CommandLineOptions
 
 /// `netstatd serve`: samples on an interval and answers the HTTP API until SIGTERM/SIGINT.
 enum ServeCommand {
@@ -215,15 +216,6 @@ final class StartedServer: @unchecked Sendable {
 /// The whole text of a file.
 func readText(_ path: String) throws -> String {
     try FileContents.text(atPath: path)
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
-        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        return String(scalars)
-    }
 }
 
 /// Parses `7d`, `12h`, `30m`, `90s` or seconds.

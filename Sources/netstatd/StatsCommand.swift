@@ -1,6 +1,7 @@
 import Glibc
 import Rendering
 import Sampling
+import CommandLineOptions
 
 /// `netstatd stats`: the `netstat -s` view, grouped and readable, or `--json`; with
 /// `--proc-root` it reads a captured tree (a sosreport's proc/).

@@ -1,4 +1,5 @@
 import API
+import CommandLineOptions
 import Glibc
 
 // netstatd's entry point: picks the subcommand and turns usage mistakes into a
@@ -16,10 +17,6 @@ let subcommands: [Subcommand] = [
     Subcommand(name: "snapshot", abstract: "Print every TCP and UDP socket once, like netstat -tuanp.", run: SnapshotCommand.main),
     Subcommand(name: "stats", abstract: "Print protocol counters like netstat -s.", run: StatsCommand.main),
     Subcommand(name: "serve", abstract: "Sample on an interval and serve the HTTP API.", run: ServeCommand.main),
-    Subcommand(name: "bench-history", abstract: "Measure history storage and queries.", hidden: true, run: BenchHistoryCommand.main),
-    Subcommand(name: "bench-counters", abstract: "Measure counter reading.", hidden: true, run: BenchCountersCommand.main),
-    Subcommand(name: "bench-sampler", abstract: "Measure steady-state sampling cost.", hidden: true, run: BenchSamplerCommand.main),
-    Subcommand(name: "bench-namespaces", abstract: "Measure sampling every network namespace.", hidden: true, run: BenchNamespacesCommand.main),
 ]
 
 @MainActor func overview() -> String {

@@ -1,4 +1,5 @@
 import API
+import CommandLineOptions
 import Foundation
 import TestSupport
 import Testing

@@ -208,10 +208,10 @@ struct AllNamespacesTests {
 
     // MARK: - helpers
 
-    /// `netstatd bench-namespaces` without the owner walk (so no worker threads):
+    /// `netstatd-bench namespaces` without the owner walk (so no worker threads):
     /// one sample per line sent.
     private static func sampler() throws -> BenchSampler {
-        let binary = try #require(TestEnvironment.netstatdBinary)
+        let binary = try #require(TestEnvironment.benchBinary)
         return try BenchSampler(binary: binary)
     }
 
@@ -258,12 +258,12 @@ struct AllNamespacesTests {
     }
 }
 
-/// A running `netstatd bench-namespaces --no-owners`.
+/// A running `netstatd-bench namespaces --no-owners`.
 final class BenchSampler {
     let process: HeldProcess
 
     init(binary: String) throws {
-        process = try HeldProcess([binary, "bench-namespaces", "--no-owners"], waitForLine: false)
+        process = try HeldProcess([binary, "namespaces", "--no-owners"], waitForLine: false)
     }
 
     func stop() { process.stop() }

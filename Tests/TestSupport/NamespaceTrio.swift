@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// A helper process (namespaces.py, or `netstatd bench-namespaces`) that prints JSON
+/// A helper process (namespaces.py, or `netstatd-bench namespaces`) that prints JSON
 /// lines and runs until its stdin closes. Stopped (stdin closed, then killed after a
 /// bound) by `stop()` or when released.
 public final class HeldProcess {

@@ -35,6 +35,13 @@ public enum TestEnvironment {
         return candidates.first { access($0, X_OK) == 0 }
     }
 
+    /// The built `netstatd-bench` (the benchmarks' measuring commands) beside netstatd.
+    public static var benchBinary: String? {
+        guard let netstatd = netstatdBinary else { return nil }
+        let path = URL(fileURLWithPath: netstatd).deletingLastPathComponent().path + "/netstatd-bench"
+        return access(path, X_OK) == 0 ? path : nil
+    }
+
     /// The socket zoo script (Tests/TestSupport/zoo.py).
     public static var zooScript: String {
         Bundle.module.url(forResource: "zoo", withExtension: "py")!.path

@@ -3,7 +3,7 @@ import Rendering
 /// What an option's value must be. `parseOptions` checks every value against its
 /// option's kind, so a value is judged the same whether it comes from the command
 /// line or from a `--config` file, and nothing starts before every value is good.
-enum OptionKind: Sendable {
+public enum OptionKind: Sendable {
     /// Any text.
     case text
     /// A file or directory path (not empty).
@@ -18,14 +18,14 @@ enum OptionKind: Sendable {
     case listen
 
     /// Throws a usage error naming `--option` and `value` when `value` is not one of these.
-    func check(_ value: String, option: String) throws {
+    public func check(_ value: String, option: String) throws {
         if let problem = problem(with: value) {
             throw UsageError("--\(option) \(value): \(problem)")
         }
     }
 
     /// What is wrong with `value` (what would be right), or nil when it is fine.
-    func problem(with value: String) -> String? {
+    public func problem(with value: String) -> String? {
         switch self {
         case .text:
             return nil
@@ -50,7 +50,7 @@ enum OptionKind: Sendable {
     }
 
     /// The value of a flag written as `true`/`false` (also yes/no, on/off, 1/0), or nil.
-    static func flagValue(_ text: String) -> Bool? {
+    public static func flagValue(_ text: String) -> Bool? {
         switch text.lowercased() {
         case "true", "yes", "on", "1": return true
         case "false", "no", "off", "0": return false
@@ -64,14 +64,14 @@ enum OptionKind: Sendable {
 }
 
 /// `--listen`'s value split into host and port.
-enum ListenAddress {
+public enum ListenAddress {
     /// Why a listen address is not one.
-    struct Problem: Error {
-        var message: String
+    public struct Problem: Error {
+        public var message: String
     }
 
     /// Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT` (the host defaults to 127.0.0.1).
-    static func parse(_ text: String) -> Result<(host: String, port: UInt16), Problem> {
+    public static func parse(_ text: String) -> Result<(host: String, port: UInt16), Problem> {
         var host = "127.0.0.1"
         var portText = text
         if text.hasPrefix("[") {

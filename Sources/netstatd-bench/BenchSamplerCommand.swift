@@ -1,7 +1,8 @@
+import CommandLineOptions
 import Glibc
 import Sampling
 
-/// `netstatd bench-sampler`: what one steady-state daemon sample costs. Takes a warm-up
+/// `netstatd-bench sampler`: what one steady-state daemon sample costs. Takes a warm-up
 /// sample, then `--samples` more with the owner cache on (as `serve` samples), and
 /// prints the CPU seconds per sample as JSON. Used by bench/snapshot; hidden from help.
 enum BenchSamplerCommand {

@@ -2,15 +2,15 @@ import Glibc
 
 /// Buffered writes to stdout with write(2). A closed pipe (`| head`) ends the
 /// output quietly instead of crashing on SIGPIPE.
-final class StandardOutput {
+public final class StandardOutput {
     private var failed = false
 
-    init() {
+    public init() {
         signal(SIGPIPE, SIG_IGN)
     }
 
     /// Writes all of `bytes`, retrying short writes and EINTR.
-    func write(_ bytes: [UInt8]) {
+    public func write(_ bytes: [UInt8]) {
         guard !failed else { return }
         bytes.withUnsafeBytes { buf in
             var offset = 0
@@ -28,9 +28,19 @@ final class StandardOutput {
 }
 
 /// One-line messages to stderr.
-enum StandardError {
-    static func line(_ text: String) {
+public enum StandardError {
+    public static func line(_ text: String) {
         let bytes = Array((text + "\n").utf8)
         _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    /// Without leading and trailing whitespace (a line of a --config file or a /proc file).
+    public func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
     }
 }

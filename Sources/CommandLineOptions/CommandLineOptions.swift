@@ -3,37 +3,47 @@
 /// `--help`. swift-argument-parser was used first; it added about 4 MB to the resident
 /// size of every `netstatd snapshot`, more than all of `ss`'s footprint, against an
 /// issue goal of staying under twice ss's peak memory, so this replaces it.
-struct OptionSpec {
+public struct OptionSpec: Sendable {
     /// One-letter form, if any.
-    var short: Character?
+    public var short: Character?
     /// Long form without the dashes.
-    var long: String
+    public var long: String
     /// Whether it takes a value (`VALUE` is named in the help).
-    var value: String?
+    public var value: String?
     /// One line of help.
-    var help: String
+    public var help: String
     /// What its value must be; checked wherever the value comes from (the command
     /// line or a `--config` file), so each option is defined once for both.
-    var kind: OptionKind = .text
+    public var kind: OptionKind = .text
+
+    public init(short: Character? = nil, long: String, value: String? = nil, help: String, kind: OptionKind = .text) {
+        self.short = short
+        self.long = long
+        self.value = value
+        self.help = help
+        self.kind = kind
+    }
 }
 
 /// The parsed arguments of one subcommand.
-struct ParsedOptions {
+public struct ParsedOptions: Sendable {
+    public init() {}
+
     /// Long names of the flags given.
-    var flags: Set<String> = []
+    public var flags: Set<String> = []
     /// Values of the options given, by long name (the last one wins).
-    var values: [String: String] = [:]
+    public var values: [String: String] = [:]
     /// Every long name given, including flags turned off with `--flag=false`.
-    var mentioned: Set<String> = []
+    public var mentioned: Set<String> = []
 
     /// Whether flag `long` was given.
-    func has(_ long: String) -> Bool { flags.contains(long) }
+    public func has(_ long: String) -> Bool { flags.contains(long) }
 
     /// The value of option `long`.
-    func value(_ long: String) -> String? { values[long] }
+    public func value(_ long: String) -> String? { values[long] }
 
     /// An integer option in `range`; a usage error names the option when it is not one.
-    func integer(_ long: String, in range: ClosedRange<Int>) throws -> Int? {
+    public func integer(_ long: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text = values[long] else { return nil }
         guard let number = Int(text), range.contains(number) else {
             throw UsageError("--\(long) \(text): expected a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -43,7 +53,7 @@ struct ParsedOptions {
 
     /// These options with `other`'s underneath: what `self` mentions wins, the rest
     /// comes from `other` (the command line over a `--config` file).
-    func overriding(_ other: ParsedOptions) -> ParsedOptions {
+    public func overriding(_ other: ParsedOptions) -> ParsedOptions {
         var merged = other
         for name in mentioned {
             merged.flags.remove(name)
@@ -57,14 +67,14 @@ struct ParsedOptions {
 }
 
 /// A mistake on the command line; printed with a pointer to --help, exit status 64.
-struct UsageError: Error, CustomStringConvertible {
-    var message: String
-    init(_ message: String) { self.message = message }
-    var description: String { message }
+public struct UsageError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }
 
 /// Parses `arguments` against `specs`. `-h`/`--help` is a flag every command has.
-func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOptions {
+public func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOptions {
     var parsed = ParsedOptions()
     var index = 0
     func spec(long: String) -> OptionSpec? { specs.first { $0.long == long } }
@@ -132,7 +142,7 @@ func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOp
 }
 
 /// The help text for a command: usage line, abstract, options, discussion.
-func helpText(usage: String, abstract: String, specs: [OptionSpec], discussion: String = "") -> String {
+public func helpText(usage: String, abstract: String, specs: [OptionSpec], discussion: String = "") -> String {
     var lines = ["usage: \(usage)", "", abstract, "", "options:"]
     for option in specs {
         var left = "  "

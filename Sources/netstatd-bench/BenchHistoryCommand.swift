@@ -1,11 +1,12 @@
 import API
+import CommandLineOptions
 import Glibc
 import HTTP
 import Sampling
 import Service
 import Store
 
-/// `netstatd bench-history`: a synthetic week written through the real Recorder
+/// `netstatd-bench history`: a synthetic week written through the real Recorder
 /// (10,000 long-lived sockets, 10 new short connections a second that pass through
 /// ESTABLISHED and TIME_WAIT), then the costs: bytes per connection lifecycle and per
 /// sample (indexes included, from SQLite's dbstat), the Recorder's time per sample,
@@ -79,7 +80,7 @@ enum BenchHistoryCommand {
             try recorder.record(snapshot)
             writeSeconds += Clock.monotonicSeconds() - began
             if sample % 10_000 == 0 && sample > 0 {
-                StandardError.line("bench-history: \(sample)/\(samples) samples, \(Int(writeSeconds / Double(sample) * 1e6)) us/sample")
+                StandardError.line("netstatd-bench history: \(sample)/\(samples) samples, \(Int(writeSeconds / Double(sample) * 1e6)) us/sample")
             }
         }
         let end = start + Double(samples) * interval

@@ -1,7 +1,8 @@
+import CommandLineOptions
 import Glibc
 import Sampling
 
-/// `netstatd bench-counters`: the in-process cost of reading every counter once
+/// `netstatd-bench counters`: the in-process cost of reading every counter once
 /// (/proc/net/snmp, netstat, snmp6, sockstat, dev) with the daemon's CounterReader,
 /// median of `--reps`, as JSON.
 /// Used by bench/stats; hidden from help.

@@ -1,8 +1,9 @@
+import CommandLineOptions
 import Dispatch
 import Glibc
 import Sampling
 
-/// `netstatd bench-namespaces`: one long-lived Collector sampling every network
+/// `netstatd-bench namespaces`: one long-lived Collector sampling every network
 /// namespace, reporting after each sample what it cost and what the process holds
 /// (open fds, threads, namespaces entered). With `--samples N` it takes N samples and
 /// prints one summary; without, it takes one sample per line read on stdin and

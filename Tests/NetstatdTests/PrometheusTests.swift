@@ -47,3 +47,33 @@ struct PrometheusScrapeTests {
         #expect(result.status == 0, "\(output)")
     }
 }
+
+/// The Grafana dashboard (deploy/grafana/netstatd.json) against a real Prometheus scraping
+/// a real `netstatd serve` (Fixtures/grafana_panels.py): every panel's query parses,
+/// names only metrics netstatd exports, and returns data once the script has made the
+/// activity its series need (closed connections, CLOSE_WAIT, a queued accept).
+@Suite(
+    .enabled(if: TestEnvironment.hasTool("prometheus") && TestEnvironment.hasTool("promtool"),
+             "needs prometheus and promtool (scripts/install-deps installs Debian's prometheus)"),
+    .enabled(if: hasPrometheusClient, "needs python3 with prometheus_client"),
+    .enabled(if: TestEnvironment.netstatdBinary != nil, "needs the built netstatd binary"),
+    .enabled(if: TestEnvironment.isRoot, "needs root: the close-event panels need CAP_NET_ADMIN"))
+struct GrafanaDashboardTests {
+    @Test("every panel's query parses and returns data from a real scrape")
+    func panelsReturnData() throws {
+        let binary = try #require(TestEnvironment.netstatdBinary)
+        let script = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("grafana_panels.py").path
+        let dashboard = TestEnvironment.packageRoot.appendingPathComponent("deploy/grafana/netstatd.json").path
+        var command = ["python3", script, binary, dashboard]
+        // In a network namespace of its own the sockets and counters are only the
+        // script's, netstatd's and prometheus'.
+        if TestEnvironment.hasTool("unshare") && TestEnvironment.hasTool("ip") {
+            command = ["unshare", "--net", "--", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"] + command
+        }
+        let started = Date()
+        let result = try run(command, timeout: 120)
+        let output = result.text + result.stderr
+        print("grafana panels test (\(String(format: "%.1f", Date().timeIntervalSince(started))) s):\n\(output)")
+        #expect(result.status == 0, "\(output)")
+    }
+}

@@ -12,7 +12,7 @@ final class ServeProcess {
     /// Starts `launcher + [binary, "serve"] + arguments` in `directory`.
     init(_ arguments: [String], binary: String, launcher: [String] = [], directory: URL) throws {
         logPath = directory.appendingPathComponent("serve-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = launcher + [binary, "serve"] + arguments

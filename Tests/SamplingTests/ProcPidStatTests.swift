@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import Testing
 @testable import Sampling
 
@@ -25,5 +27,36 @@ struct UserNamesTests {
         #expect(names.name(0) == "root")
         #expect(names.name(33) == "www-data", "the first name for a uid wins")
         #expect(names.name(1000) == nil)
+    }
+}
+
+/// netstatd's own cost, as /metrics serves it (`process_*`).
+struct ProcessCostTests {
+    @Test("this process's CPU, memory and descriptors agree with /proc/self")
+    func readsThisProcess() throws {
+        // Burn a little CPU so the figure cannot be zero by accident.
+        var spin: UInt64 = 0
+        for i in 0..<3_000_000 { spin = spin &+ UInt64(i) &* 31 }
+        #expect(spin != 1)
+        let cost = try #require(ProcessCost.read())
+        #expect(cost.cpuSeconds > 0)
+        let statm = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+        let residentPages = try #require(UInt64(statm[1]))
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let difference = Int64(cost.residentBytes) - Int64(residentPages * page)
+        #expect(abs(difference) < 64 << 20, "resident \(cost.residentBytes) vs statm \(residentPages * page)")
+        let fd = open("/dev/null", O_RDONLY)
+        defer { close(fd) }
+        let withOneMore = try #require(ProcessCost.read()?.openFileDescriptors)
+        #expect(withOneMore >= 4)
+        let started = try #require(cost.startTime)
+        #expect(started <= Date().timeIntervalSince1970 && started > Date().timeIntervalSince1970 - 86_400)
+    }
+
+    @Test("a command name with spaces and parentheses does not shift the fields")
+    func hostileName() throws {
+        let line = "4242 (a) 1 2 (b) R 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 987654 1048576 300 18446744073709551615"
+        let fields = try #require(ProcessCost.fieldsAfterName(Array(line.utf8)))
+        #expect(fields[14 - 3] == "250" && fields[15 - 3] == "50" && fields[22 - 3] == "987654")
     }
 }

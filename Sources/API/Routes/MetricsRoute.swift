@@ -132,8 +132,27 @@ enum MetricsRoute {
         sample("netstatd_samples_total", [], Double(sampler.samples))
         family("netstatd_samples_with_problems_total", "counter", "Samples that could not read everything.")
         sample("netstatd_samples_with_problems_total", [], Double(sampler.samplesWithProblems))
-        family("netstatd_sample_duration_seconds", "gauge", "How long the last sample took.")
-        sample("netstatd_sample_duration_seconds", [], sampler.lastDuration ?? 0)
+        if let duration = sampler.lastDuration {
+            family("netstatd_sample_duration_seconds", "gauge", "How long the last sample took.")
+            sample("netstatd_sample_duration_seconds", [], duration)
+        }
+        if let cost = ProcessCost.read() {
+            // Prometheus' standard process metrics, for netstatd's own cost.
+            family("process_cpu_seconds_total", "counter", "User and system CPU time netstatd has used, in seconds.")
+            sample("process_cpu_seconds_total", [], cost.cpuSeconds)
+            family("process_resident_memory_bytes", "gauge", "netstatd's resident memory size in bytes.")
+            sample("process_resident_memory_bytes", [], cost.residentBytes)
+            family("process_virtual_memory_bytes", "gauge", "netstatd's virtual memory size in bytes.")
+            sample("process_virtual_memory_bytes", [], cost.virtualBytes)
+            if let open = cost.openFileDescriptors {
+                family("process_open_fds", "gauge", "File descriptors netstatd holds open.")
+                sample("process_open_fds", [], Double(open))
+            }
+            if let started = cost.startTime {
+                family("process_start_time_seconds", "gauge", "When netstatd started, in seconds since the Unix epoch.")
+                sample("process_start_time_seconds", [], started)
+            }
+        }
         if let history = context.history {
             let writer = history.status.current
             family("netstatd_history_writes_failed_total", "counter", "Samples that could not be written to history.")

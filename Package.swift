@@ -72,3 +72,15 @@ let package = Package(
             resources: [.copy("Fixtures")]),
     ]
 )
+
+// Guard rails for every Swift target: `any` written where a type is existential, an
+// import public only where a module's public face needs it, and members visible only
+// from modules a file imports itself.
+let strictness: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictness
+}

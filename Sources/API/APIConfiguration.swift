@@ -1,5 +1,5 @@
-import HTTP
-import Sampling
+public import HTTP
+public import Sampling
 
 /// What the API serves and to whom.
 public struct APIConfiguration: Sendable {

@@ -1,8 +1,8 @@
 import Glibc
-import HTTP
+public import HTTP
 import Rendering
 import Sampling
-import Service
+public import Service
 import Store
 
 /// netstatd's HTTP API: the routes, and the one boundary where everything a handler

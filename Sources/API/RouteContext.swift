@@ -1,6 +1,6 @@
-import HTTP
-import Sampling
-import Service
+public import HTTP
+public import Sampling
+public import Service
 
 /// What a route handler is given: the request, its path parameters and query, and
 /// the live view to answer from.

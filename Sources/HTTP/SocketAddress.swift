@@ -1,3 +1,4 @@
+internal import CHttp
 import Glibc
 
 /// An IPv4 or IPv6 socket address in a sockaddr_storage, as bind(2), accept(2) and

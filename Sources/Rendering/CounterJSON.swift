@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 extension JSONWriter {
     /// A counter's value as the kernel prints it: its 64 bits unsigned, except the few

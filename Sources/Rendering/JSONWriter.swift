@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// Writes JSON straight into a byte buffer. Foundation's JSONEncoder builds an object
 /// tree and costs several times more at 200,000 sockets; the hot shapes are written

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// The JSON shapes of a network namespace and of a container reference, shared by
 /// `netstatd snapshot --json` and the API (`Namespace` and `Container` in openapi.yaml).

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// `netstat -i`'s table: one line per interface with packet counters and flags.
 public enum NetstatInterfaceTable {

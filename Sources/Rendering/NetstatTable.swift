@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// netstat's plain-text table (`netstat -tuanp`'s columns), for people and for
 /// scripts already written against netstat. Addresses are always numeric.

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// The document `netstatd snapshot --json` prints:
 /// `{"taken_at", "source", "problems", "namespaces": [...], "sockets": [...]}`, written in pieces so a

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// The JSON shape of a socket, shared by `netstatd snapshot --json` and the API
 /// (see `Socket` in openapi.yaml).

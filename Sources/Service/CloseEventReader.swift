@@ -1,5 +1,5 @@
 import Glibc
-import Sampling
+public import Sampling
 
 /// Follows the kernel's socket close events on a thread of its own and keeps them
 /// until the next sample takes them (`drain`). The queue is bounded: past
@@ -31,7 +31,7 @@ public final class CloseEventReader: @unchecked Sendable {
     private var overflowsSinceDrain = 0
     private var stats = Statistics()
     private var stopping = false
-    private var thread: pthread_t?
+    private var thread: JoinableThread?
     private var socket: CloseEventSocket?
 
     /// A reader holding at most `capacity` events between two samples.
@@ -75,12 +75,12 @@ public final class CloseEventReader: @unchecked Sendable {
 
     /// Stops the thread (within its poll timeout) and closes the socket.
     public func stop() {
-        let running = lock.withLock { () -> pthread_t? in
+        let running = lock.withLock { () -> JoinableThread? in
             stopping = true
             defer { thread = nil }
             return thread
         }
-        if let running { pthread_join(running, nil) }
+        running?.join()
         lock.withLock {
             socket = nil
             stats.running = false

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// Connections closed, and their bytes, by the listening port that accepted them:
 /// counted from the kernel's close events, for /metrics. Bounded by the number of

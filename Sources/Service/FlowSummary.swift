@@ -1,5 +1,5 @@
 import Sampling
-import Store
+public import Store
 
 /// "Who hammered this port": connections of a window grouped by the keys asked for,
 /// with counts, bytes and how long they lived.

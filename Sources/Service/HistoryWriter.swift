@@ -1,5 +1,5 @@
-import Sampling
-import Store
+public import Sampling
+public import Store
 
 /// Writes samples to history on the sampler thread. A failed write (disk full, file
 /// unwritable) is logged once, shown by /healthz and /status, and retried with the

@@ -1,5 +1,5 @@
 import Glibc
-import Sampling
+public import Sampling
 
 /// The latest snapshot, shared by every request. Handlers never wait for the periodic
 /// sampler: they read the newest immutable `Snapshot`. When it is older than a

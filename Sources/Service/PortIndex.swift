@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// Positions of a snapshot's sockets by port (local and remote), built once per
 /// snapshot, so `ports/{port}` and port filters touch a hundred sockets, not 200,000.

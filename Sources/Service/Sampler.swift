@@ -14,7 +14,7 @@ public final class Sampler: @unchecked Sendable {
     private let wake: UnsafeMutablePointer<pthread_cond_t>
     private var stopping = false
     private var missedTotal = 0
-    private var thread: pthread_t?
+    private var thread: JoinableThread?
 
     /// A sampler calling `work` every `interval` seconds once started.
     public init(interval: Double, work: @escaping (_ missedSlots: Int) -> Void) {
@@ -61,7 +61,7 @@ public final class Sampler: @unchecked Sendable {
         let running = thread
         thread = nil
         pthread_mutex_unlock(mutex)
-        if let running { pthread_join(running, nil) }
+        running?.join()
     }
 
     private func loop() {

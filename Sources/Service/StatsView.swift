@@ -1,5 +1,5 @@
 import Glibc
-import Sampling
+public import Sampling
 
 /// The latest protocol counters and the reading before them, for rates. Like
 /// LiveView, "current" means at most a second old and concurrent requests share one

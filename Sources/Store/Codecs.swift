@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// proto and family packed in one small integer (bit 0: UDP, bit 1: IPv6).
 public enum ConnectionKind {

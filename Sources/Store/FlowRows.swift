@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// One connection as the flow questions need it ("who hammered port 5432 between
 /// 02:00 and 02:10"): its endpoints, owner, how it was seen, its end and counters.

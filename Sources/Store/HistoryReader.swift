@@ -1,5 +1,5 @@
 import Glibc
-import Sampling
+public import Sampling
 
 /// A connection as history knows it: its lifetime, states, owners and backlog episodes.
 public struct HistoricConnection: Sendable {

@@ -1,5 +1,5 @@
 import Glibc
-import Sampling
+public import Sampling
 
 /// Writes each snapshot into the history file as changes: a connection row when a
 /// socket first appears, events when its state, owners or backlog change or when it

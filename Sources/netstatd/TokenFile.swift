@@ -1,4 +1,5 @@
 import API
+import CommandLineOptions
 import Glibc
 
 /// `--token-file PATH`: the bearer token, read at start and again on SIGHUP so

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Sampling
 
 /// One socket reduced to what `ss -tuanp` and `netstatd snapshot --json` both show,

@@ -1,5 +1,5 @@
-import Foundation
-import Sampling
+public import Foundation
+public import Sampling
 
 /// Snapshots built by hand, for history tests that need exact times and changes.
 public enum Synthetic {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Glibc
 
 /// Facts about where the tests run, for skipping with a reason instead of failing.

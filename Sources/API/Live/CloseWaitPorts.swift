@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// TCP sockets in CLOSE_WAIT (the peer closed, the local process has not) counted by
 /// the port of the service involved, so a leak shows up against a port: a connection

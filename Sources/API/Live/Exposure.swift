@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// How reachable a listening socket is: the question behind "is this port open to
 /// the world?".

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// The signals the raw counters hide, each with what it means.
 public struct HealthSignal: Sendable {

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// One network namespace of a snapshot with what is in it: the answer of
 /// `GET /api/v1/namespaces` (`ip netns` with `ss -s` per namespace).

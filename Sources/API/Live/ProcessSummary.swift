@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// One process that holds sockets, as `GET /api/v1/processes` lists it.
 public struct ProcessSummary: Sendable {

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// Socket counts by protocol and state, optionally split by a grouping key: the
 /// `netstat -n | awk '{++s[$6]} END {...}'` question, and "which peer holds 900 TIME_WAITs".

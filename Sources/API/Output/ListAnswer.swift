@@ -1,6 +1,7 @@
 import HTTP
 import Rendering
 import Sampling
+import Service
 
 /// The headers every list and live answer carries, made in one place:
 /// - `Netstatd-Taken-At`: the sample the answer describes (RFC 3339), in every format;

@@ -1,5 +1,5 @@
-import Rendering
-import Sampling
+public import Rendering
+public import Sampling
 
 /// Renders a list of sockets in the chosen format: the JSON envelope
 /// `{"taken_at", "count", "items", "next"}`, NDJSON (one socket a line), CSV, or

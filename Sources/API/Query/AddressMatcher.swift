@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// An address or CIDR block from a filter (`10.0.0.5`, `10.0.0.0/8`, `::1`, `fe80::/10`).
 /// An IPv4 pattern also matches the IPv4-mapped form an IPv6 socket shows

@@ -1,5 +1,5 @@
-import Sampling
-import Service
+public import Sampling
+public import Service
 
 /// The filters of `GET /api/v1/connections` (and of every endpoint that lists sockets),
 /// parsed once per request and applied to each socket.

@@ -1,4 +1,4 @@
-import Sampling
+public import Sampling
 
 /// Where a page of sockets ends. Pages are cut from the sockets sorted by
 /// (proto, family, local, remote, inode, network namespace), and the cursor is the last key served, so

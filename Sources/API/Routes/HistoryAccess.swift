@@ -1,5 +1,5 @@
-import Service
-import Store
+public import Service
+public import Store
 
 /// What history routes need: readers for the file and how the writer is doing.
 public struct HistoryAccess: Sendable {

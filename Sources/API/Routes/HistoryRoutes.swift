@@ -2,6 +2,7 @@ import Glibc
 import HTTP
 import Rendering
 import Sampling
+import Service
 import Store
 
 /// The past: `connections?at=`, `history/connections`, `history/states`,

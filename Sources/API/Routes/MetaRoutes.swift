@@ -1,7 +1,8 @@
+import Glibc
 import HTTP
 import Rendering
-import Glibc
 import Sampling
+import Service
 import Store
 
 /// `/healthz`, `/api/v1/status` and `/openapi.yaml`.

@@ -1,6 +1,8 @@
 import HTTP
 import Rendering
 import Sampling
+import Service
+import Store
 
 /// `GET /metrics`: the Prometheus text exposition format (version 0.0.4): sockets by
 /// proto, family and state; listeners' accept queue and backlog; every protocol

@@ -2,6 +2,7 @@ import Glibc
 import HTTP
 import Rendering
 import Sampling
+import Service
 
 /// `stats/protocols` (netstat -s, with rates), `stats/sockets` (ss -s), `interfaces`
 /// (netstat -i) and `routes` (netstat -r).

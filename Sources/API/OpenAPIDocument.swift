@@ -800,10 +800,12 @@ components:
     FlowGroups:
       type: object
       additionalProperties: false
-      required: [from, to, group_by, sort, groups, truncated, items]
+      required: [from, to, group_by, sort, groups, truncated, count, items, next]
       properties:
         from: {$ref: "#/components/schemas/Timestamp"}
         to: {$ref: "#/components/schemas/Timestamp"}
+        count: {type: integer, description: Groups in items}
+        next: {type: "null", description: "Always null: items holds the top `limit` groups"}
         group_by: {type: array, items: {type: string}}
         sort: {type: string}
         groups: {type: integer, description: Groups found (items holds the top `limit`)}
@@ -939,11 +941,12 @@ components:
     SampleList:
       type: object
       additionalProperties: false
-      required: [from, to, count, items, gaps]
+      required: [from, to, count, items, next, gaps]
       properties:
         from: {$ref: "#/components/schemas/Timestamp"}
         to: {$ref: "#/components/schemas/Timestamp"}
         count: {type: integer}
+        next: {type: "null", description: "Always null: `limit` caps the list (the envelope every list shares)"}
         items:
           type: array
           items:

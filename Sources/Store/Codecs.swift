@@ -32,7 +32,7 @@ public enum AddressBytes {
 
 /// State counts packed as (key, count) pairs, key = proto << 4 | state, each a varint:
 /// about 20 bytes a sample instead of a row per state.
-public enum StateCountsBlob {
+enum StateCountsBlob {
     /// Counts by packed key.
     static func counts(_ sockets: [Socket]) -> [Int: Int] {
         var counts: [Int: Int] = [:]
@@ -49,7 +49,7 @@ public enum StateCountsBlob {
     }
 
     /// The protocol and state of a packed key.
-    public static func split(_ key: Int) -> (TransportProtocol, SocketState) {
+    static func split(_ key: Int) -> (TransportProtocol, SocketState) {
         (key >> 4 == 1 ? .udp : .tcp, SocketState(rawValue: UInt8(key & 15)) ?? .close)
     }
 

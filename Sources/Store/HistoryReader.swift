@@ -81,6 +81,25 @@ public struct BacklogEpisode: Sendable {
     public var peakSendQ: UInt32
 }
 
+/// A protocol and a state: what history counts sockets by.
+public struct StateKey: Hashable, Sendable {
+    public var proto: TransportProtocol
+    public var state: SocketState
+
+    public init(proto: TransportProtocol, state: SocketState) {
+        self.proto = proto
+        self.state = state
+    }
+}
+
+/// The mean socket counts over one bucket of a state series.
+public struct StateBucket: Sendable {
+    /// Bucket start.
+    public var start: Double
+    /// Mean count of sockets by protocol and state over the bucket's samples.
+    public var counts: [StateKey: Double]
+}
+
 /// One recorded sample.
 public struct SampleRecord: Sendable {
     public var id: Int64
@@ -469,7 +488,7 @@ public final class HistoryReader {
 
     /// State counts over [from, to] in buckets of `step` seconds: each bucket's mean
     /// count per (proto, state), from the finest tier that covers the window.
-    public func stateSeries(from: Double, to: Double, step: Double) throws -> (tier: String, buckets: [(start: Double, counts: [Int: Double])]) {
+    public func stateSeries(from: Double, to: Double, step: Double) throws -> (tier: String, buckets: [StateBucket]) {
         let oldestRaw = try database.scalar("SELECT min(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) } ?? .infinity
         let tier: (name: String, sql: String)
         if from >= oldestRaw || step < 60 {
@@ -490,9 +509,14 @@ public final class HistoryReader {
             for (key, count) in StateCountsBlob.decode(statement.blob(2)) { entry.counts[key, default: 0] += count }
             sums[bucket] = entry
         }
-        let buckets = sums.keys.sorted().map { bucket -> (Double, [Int: Double]) in
+        let buckets = sums.keys.sorted().map { bucket -> StateBucket in
             let entry = sums[bucket]!
-            return (from + Double(bucket) * step, entry.counts.mapValues { Double($0) / Double(max(1, entry.samples)) })
+            var means: [StateKey: Double] = [:]
+            for (key, sum) in entry.counts {
+                let (proto, state) = StateCountsBlob.split(key)
+                means[StateKey(proto: proto, state: state)] = Double(sum) / Double(max(1, entry.samples))
+            }
+            return StateBucket(start: from + Double(bucket) * step, counts: means)
         }
         return (tier.name, buckets)
     }

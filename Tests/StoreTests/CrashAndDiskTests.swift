@@ -67,7 +67,7 @@ struct CrashAndDiskTests {
         let recorder = try Recorder(path: path, version: "test")
         let base = 1_700_000_000.0
         var written = 0
-        var failure: Error?
+        var failure: (any Error)?
         // Each sample opens 300 new connections until the 400 KB disk is full (bounded).
         for sample in 0..<200 {
             let sockets = (0..<300).map { i in

@@ -1,14 +1,11 @@
 public import Sampling
+public import Service
 
 /// Socket counts by protocol and state, optionally split by a grouping key: the
 /// `netstat -n | awk '{++s[$6]} END {...}'` question, and "which peer holds 900 TIME_WAITs".
 public enum StateCounts {
-    /// What to split the counts by.
-    public enum Grouping: String, Sendable, CaseIterable {
-        case localPort = "local_port"
-        case remoteAddr = "remote_addr"
-        case process
-    }
+    /// What to split the counts by (the same keys as history's).
+    public typealias Grouping = StateGrouping
 
     /// One row of counts.
     public struct Row: Sendable {

@@ -24,20 +24,11 @@ public enum SocketListBody {
     ) -> [UInt8] {
         switch format {
         case .json:
-            var json = JSONWriter(capacity: 256 + indices.count * 300)
-            json.beginObject()
-            json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
-            json.key("count"); json.number(indices.count)
-            json.key("total"); json.number(total)
-            json.key("items")
-            json.beginArray()
-            for index in indices {
+            let json = ListEnvelope.write(indices, about: .sample(takenAt: snapshot.takenAt), next: next, fields: { json in
+                json.key("total"); json.number(total)
+            }) { index, json in
                 SocketJSON.write(all[index], user: snapshot.userName(all[index].uid), detail: detail, to: &json, extra: extra)
             }
-            json.endArray()
-            json.key("next")
-            if let next { json.string(next) } else { json.null() }
-            json.endObject()
             return json.bytes
         case .ndjson:
             var out: [UInt8] = []

@@ -54,16 +54,12 @@ enum FlowRoutes {
             return context.answer(table.render(format, heading: "Connections from \(Timestamp.rfc3339(from)) to \(Timestamp.rfc3339(to))"),
                                   contentType: format.contentType, takenAt: nil)
         }
-        var json = JSONWriter(capacity: 512 + top.count * 300)
-        json.beginObject()
-        json.key("from"); json.string(Timestamp.rfc3339(from))
-        json.key("to"); json.string(Timestamp.rfc3339(to))
-        json.key("group_by"); json.beginArray(); for key in keys { json.string(key.rawValue) }; json.endArray()
-        json.key("sort"); json.string(sort)
-        json.key("groups"); json.number(groups.count)
-        json.key("truncated"); json.bool(!complete)
-        json.key("items"); json.beginArray()
-        for group in top {
+        let json = ListEnvelope.write(top, about: .window(from: from, to: to), fields: { json in
+            json.key("group_by"); json.beginArray(); for key in keys { json.string(key.rawValue) }; json.endArray()
+            json.key("sort"); json.string(sort)
+            json.key("groups"); json.number(groups.count)
+            json.key("truncated"); json.bool(!complete)
+        }) { group, json in
             json.beginObject()
             for (key, value) in zip(keys, group.values) { json.key(key.rawValue); json.string(value) }
             json.key("count"); json.number(group.count)
@@ -80,8 +76,6 @@ enum FlowRoutes {
             json.key("last"); if let last = group.last { json.string(Timestamp.rfc3339(last)) } else { json.null() }
             json.endObject()
         }
-        json.endArray()
-        json.endObject()
         var response = context.answer(json.bytes, contentType: "application/json", takenAt: nil)
         HistoryRoutes.markPast(&response, to: to, context: context)
         return response

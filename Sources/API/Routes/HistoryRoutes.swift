@@ -97,17 +97,9 @@ enum HistoryRoutes {
                 }
             }
         }
-        var json = JSONWriter(capacity: 1024 + items.count * 400)
-        json.beginObject()
-        json.key("from"); json.string(Timestamp.rfc3339(from))
-        json.key("to"); json.string(Timestamp.rfc3339(to))
-        json.key("count"); json.number(items.count)
-        json.key("items"); json.beginArray()
-        for item in items { HistoryJSON.connection(item, user: names[item.uid] ?? String(item.uid), to: &json) }
-        json.endArray()
-        json.key("next")
-        if let next { json.string(String(next)) } else { json.null() }
-        json.endObject()
+        let json = ListEnvelope.write(items, about: .window(from: from, to: to), next: next.map(String.init), bytesPerItem: 400) { item, json in
+            HistoryJSON.connection(item, user: names[item.uid] ?? String(item.uid), to: &json)
+        }
         var response = pastAware(json, to: to, context: context)
         if let next { response.setHeader("Link", "<\(context.link(cursor: String(next)))>; rel=\"next\"") }
         return response
@@ -184,9 +176,9 @@ enum HistoryRoutes {
         // at different moments get the same buckets.
         let from = aligned(requestedFrom, step: step)
         let filter = try ConnectionFilter(query: context.query)
-        var grouping: StateCounts.Grouping?
+        var grouping: StateGrouping?
         if let text = try context.query.string("group_by") {
-            guard let chosen = StateCounts.Grouping(rawValue: text) else {
+            guard let chosen = StateGrouping(rawValue: text) else {
                 throw Problem.badParameter("group_by", text, accepts: "local_port, remote_addr or process")
             }
             // Grouped counts come from the connection rows, not the packed per-sample
@@ -196,34 +188,13 @@ enum HistoryRoutes {
             }
             grouping = chosen
         }
-        let (tier, buckets) = try history.readers.withReader { try $0.stateSeries(from: from, to: to, step: step) }
-        var groups: [Int: [String: [String: [String: Int]]]] = [:]
-        if let grouping {
-            let (connections, _) = try history.readers.withReader { reader in
-                try collect(reader: reader, from: from, to: to, after: 0, limit: 500_000) { _ in true }
-            }
-            let count = Int(((to - from) / step).rounded(.up))
-            for connection in connections where filter.protocols?.contains(connection.proto) ?? true {
-                let first = max(0, Int(((connection.firstSeen - from) / step).rounded(.down)))
-                let last = min(count - 1, connection.lastSeen.map { Int((($0 - from) / step).rounded(.down)) } ?? count - 1)
-                guard first <= last else { continue }
-                for bucket in first...last {
-                    // Counted as it stood in the bucket's last sample: at its end, less the
-                    // millisecond that is the next bucket's first.
-                    let at = min(to, from + Double(bucket + 1) * step - 0.001)
-                    guard connection.firstSeen <= at, connection.lastSeen.map({ $0 >= at }) ?? true else { continue }
-                    let key: String
-                    switch grouping {
-                    case .localPort: key = String(connection.local.port)
-                    case .remoteAddr: key = connection.remote.address.description
-                    case .process:
-                        key = connection.owners.first { $0.from <= at && ($0.to.map { $0 > at } ?? true) }?.name ?? "-"
-                    }
-                    let state = connection.state(at: at).name(for: connection.proto)
-                    groups[bucket, default: [:]][key, default: [:]][connection.proto.rawValue, default: [:]][state, default: 0] += 1
-                }
-            }
+        let series: StateHistory.Series
+        do {
+            series = try StateHistory.series(history.readers, from: from, to: to, step: step, grouping: grouping, protocols: filter.protocols)
+        } catch let error as StateHistory.TooManyConnections {
+            throw Problem.badParameter("group_by", grouping?.rawValue ?? "", accepts: "a window holding at most \(error.limit) connections (narrow from/to)")
         }
+        let groups = series.groups, buckets = series.buckets, tier = series.tier
         var json = JSONWriter(capacity: 256 + buckets.count * 120)
         json.beginObject()
         json.key("from"); json.string(Timestamp.rfc3339(from))
@@ -240,8 +211,8 @@ enum HistoryRoutes {
                 json.key("groups"); json.beginObject()
                 for (key, protos) in (groups[index] ?? [:]).sorted(by: { $0.key < $1.key }) {
                     json.key(key); json.beginObject()
-                    for (proto, states) in protos.sorted(by: { $0.key < $1.key }) {
-                        json.key(proto); json.beginObject()
+                    for (proto, states) in protos.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                        json.key(proto.rawValue); json.beginObject()
                         for (state, count) in states.sorted(by: { $0.key < $1.key }) { json.key(state); json.number(count) }
                         json.endObject()
                     }
@@ -251,8 +222,8 @@ enum HistoryRoutes {
             }
             json.key("counts"); json.beginObject()
             for proto in [TransportProtocol.tcp, .udp] where filter.protocols?.contains(proto) ?? true {
-                let entries = bucket.counts.filter { StateCountsBlob.split($0.key).0 == proto }
-                    .map { (StateCountsBlob.split($0.key).1.name(for: proto), $0.value) }.sorted { $0.0 < $1.0 }
+                let entries = bucket.counts.filter { $0.key.proto == proto }
+                    .map { ($0.key.state.name(for: proto), $0.value) }.sorted { $0.0 < $1.0 }
                 json.key(proto.rawValue); json.beginObject()
                 for (state, value) in entries { json.key(state); json.number((value * 100).rounded() / 100) }
                 json.endObject()
@@ -272,26 +243,19 @@ enum HistoryRoutes {
         let (from, to) = try window(context)
         let limit = try context.query.integer("limit", in: 1...100_000) ?? 10_000
         let samples = try history.readers.withReader { try $0.samples(from: from, to: to, limit: limit) }
-        let intervals = zip(samples, samples.dropFirst()).map { $1.takenAt - $0.takenAt }.sorted()
-        let typical = intervals.isEmpty ? 0 : intervals[intervals.count / 2]
-        var json = JSONWriter(capacity: 256 + samples.count * 150)
-        json.beginObject()
-        json.key("from"); json.string(Timestamp.rfc3339(from))
-        json.key("to"); json.string(Timestamp.rfc3339(to))
-        json.key("count"); json.number(samples.count)
-        json.key("items"); json.beginArray()
-        var gaps: [(Double, Double, String)] = []
-        for (index, sample) in samples.enumerated() {
-            if index > 0 {
-                let previous = samples[index - 1]
-                if sample.runID != previous.runID {
-                    gaps.append((previous.takenAt, sample.takenAt, "restart"))
-                } else if sample.missedSlots > 0 {
-                    gaps.append((previous.takenAt, sample.takenAt, "missed samples"))
-                } else if typical > 0 && sample.takenAt - previous.takenAt > typical * 2.5 {
-                    gaps.append((previous.takenAt, sample.takenAt, "missed samples"))
-                }
+        let gaps = SampleGap.find(in: samples)
+        let json = ListEnvelope.write(samples, about: .window(from: from, to: to), bytesPerItem: 150, trailing: { json in
+            json.key("gaps"); json.beginArray()
+            for gap in gaps {
+                json.beginObject()
+                json.key("from"); json.string(Timestamp.rfc3339(gap.from))
+                json.key("to"); json.string(Timestamp.rfc3339(gap.to))
+                json.key("seconds"); json.number((gap.to - gap.from).rounded())
+                json.key("reason"); json.string(gap.reason.rawValue)
+                json.endObject()
             }
+            json.endArray()
+        }) { sample, json in
             json.beginObject()
             json.key("taken_at"); json.string(Timestamp.rfc3339(sample.takenAt))
             json.key("run"); json.number(sample.runID)
@@ -303,18 +267,6 @@ enum HistoryRoutes {
             json.key("close_events_overflows"); json.number(sample.closeOverflows)
             json.endObject()
         }
-        json.endArray()
-        json.key("gaps"); json.beginArray()
-        for gap in gaps {
-            json.beginObject()
-            json.key("from"); json.string(Timestamp.rfc3339(gap.0))
-            json.key("to"); json.string(Timestamp.rfc3339(gap.1))
-            json.key("seconds"); json.number((gap.1 - gap.0).rounded())
-            json.key("reason"); json.string(gap.2)
-            json.endObject()
-        }
-        json.endArray()
-        json.endObject()
         return pastAware(json, to: to, context: context)
     }
 

@@ -29,12 +29,7 @@ enum NamespaceRoutes {
             return context.answer(table.render(format, heading: "Network namespaces at " + Timestamp.rfc3339(snapshot.takenAt)),
                                   contentType: format.contentType, takenAt: snapshot.takenAt)
         }
-        var json = JSONWriter(capacity: 256 + summaries.count * 400)
-        json.beginObject()
-        json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
-        json.key("count"); json.number(summaries.count)
-        json.key("items"); json.beginArray()
-        for summary in summaries {
+        let json = ListEnvelope.write(summaries, about: .sample(takenAt: snapshot.takenAt), bytesPerItem: 400) { summary, json in
             NamespaceJSON.write(summary.namespace, to: &json) { json in
                 json.key("sockets"); json.number(summary.sockets)
                 json.key("listeners"); json.number(summary.listeners)
@@ -45,9 +40,6 @@ enum NamespaceRoutes {
                 json.endObject()
             }
         }
-        json.endArray()
-        json.key("next"); json.null()
-        json.endObject()
         return context.answer(json.bytes, contentType: "application/json", takenAt: snapshot.takenAt)
     }
 }

@@ -26,15 +26,9 @@ enum ProcessRoutes {
             return context.answer(table.render(format, heading: "Processes holding sockets at " + Timestamp.rfc3339(snapshot.takenAt)),
                                   contentType: format.contentType, takenAt: snapshot.takenAt)
         }
-        var json = JSONWriter(capacity: 256 + processes.count * 200)
-        json.beginObject()
-        json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
-        json.key("count"); json.number(processes.count)
-        json.key("items"); json.beginArray()
-        for process in processes { write(process, to: &json, cmdline: commandLine(process, context)) }
-        json.endArray()
-        json.key("next"); json.null()
-        json.endObject()
+        let json = ListEnvelope.write(processes, about: .sample(takenAt: snapshot.takenAt), bytesPerItem: 200) { process, json in
+            write(process, to: &json, cmdline: commandLine(process, context))
+        }
         return context.answer(json.bytes, contentType: "application/json", takenAt: snapshot.takenAt)
     }
 

@@ -139,13 +139,9 @@ enum ProtocolRoutes {
             return context.answer(table.render(format, heading: "Kernel Interface table at " + Timestamp.rfc3339(now.takenAt)),
                                   contentType: format.contentType, takenAt: now.takenAt)
         }
-        var json = JSONWriter(capacity: 4096)
-        json.beginObject()
-        json.key("taken_at"); json.string(Timestamp.rfc3339(now.takenAt))
-        json.key("count"); json.number(interfaces.count)
-        json.key("items"); json.beginArray()
-        for interface in interfaces {
-            let link = SysClassNet.read(interface.name, sysRoot: SysClassNet.sysRoot(besideProcRoot: context.procRoot))
+        let sysRoot = SysClassNet.sysRoot(besideProcRoot: context.procRoot)
+        let json = ListEnvelope.write(interfaces, about: .sample(takenAt: now.takenAt), bytesPerItem: 1500) { interface, json in
+            let link = SysClassNet.read(interface.name, sysRoot: sysRoot)
             json.beginObject()
             json.key("name"); json.string(interface.name)
             json.key("state"); if let state = link.state { json.string(state) } else { json.null() }
@@ -163,9 +159,6 @@ enum ProtocolRoutes {
             json.endObject()
             json.endObject()
         }
-        json.endArray()
-        json.key("next"); json.null()
-        json.endObject()
         return context.answer(json.bytes, contentType: "application/json", takenAt: now.takenAt)
     }
 
@@ -186,12 +179,7 @@ enum ProtocolRoutes {
             return context.answer(table.render(format, heading: "Kernel IP routing table at " + Timestamp.rfc3339(takenAt)),
                                   contentType: format.contentType, takenAt: takenAt)
         }
-        var json = JSONWriter(capacity: 256 + routes.count * 200)
-        json.beginObject()
-        json.key("taken_at"); json.string(Timestamp.rfc3339(takenAt))
-        json.key("count"); json.number(routes.count)
-        json.key("items"); json.beginArray()
-        for route in routes {
+        let json = ListEnvelope.write(routes, about: .sample(takenAt: takenAt), bytesPerItem: 200) { route, json in
             json.beginObject()
             json.key("family"); json.string(route.family.rawValue)
             json.key("destination"); json.address(route.destination)
@@ -203,9 +191,6 @@ enum ProtocolRoutes {
             json.key("interface"); json.string(route.interface)
             json.endObject()
         }
-        json.endArray()
-        json.key("next"); json.null()
-        json.endObject()
         return context.answer(json.bytes, contentType: "application/json", takenAt: takenAt)
     }
 }

@@ -1,6 +1,7 @@
 import HTTP
 import Rendering
 import Sampling
+import Service
 
 /// `GET /api/v1/stats/states`: `netstat -n | awk '{++s[$6]} END {for (k in s) print k, s[k]}'`,
 /// optionally grouped by local port, remote address or process.

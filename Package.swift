@@ -29,8 +29,9 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CHttp", "CZlib"]),
         .target(name: "Store", dependencies: ["CSQLite", "Sampling"]),
         // The daemon's core: the sampling loop, the latest snapshot and counters, the
-        // history writer. API answers from it; netstatd wires it.
-        .target(name: "Service", dependencies: ["Sampling", "Store"]),
+        // history writer, the event line's JSON writer (shared by the /api/v1/events
+        // route and the exporter). API answers from it; netstatd wires it.
+        .target(name: "Service", dependencies: ["Sampling", "Rendering", "Store"]),
         .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP", "Store", "Service"]),
         .executableTarget(
             name: "netstatd",

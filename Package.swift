@@ -29,9 +29,10 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CHttp", "CZlib"]),
         .target(name: "Store", dependencies: ["CSQLite", "Sampling"]),
         // The daemon's core: the sampling loop, the latest snapshot and counters, the
-        // history writer, the event line's JSON writer (shared by the /api/v1/events
-        // route and the exporter). API answers from it; netstatd wires it.
-        .target(name: "Service", dependencies: ["Sampling", "Rendering", "Store"]),
+        // history writer, the event exporter (the event line's JSON writer, shared with
+        // the /api/v1/events route; HTTP's client to send it). API answers from it;
+        // netstatd wires it.
+        .target(name: "Service", dependencies: ["Sampling", "Rendering", "HTTP", "Store"]),
         .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP", "Store", "Service"]),
         .executableTarget(
             name: "netstatd",
@@ -52,7 +53,7 @@ let package = Package(
             dependencies: ["Store", "Sampling", "TestSupport"]),
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["Service", "Sampling", "Store", "TestSupport"]),
+            dependencies: ["Service", "HTTP", "Sampling", "Store", "TestSupport"]),
         .testTarget(
             name: "APITests",
             dependencies: ["API", "HTTP", "Sampling", "Service", "Store", "TestSupport"],

@@ -15,6 +15,8 @@ struct OptionSpec {
     /// What its value must be; checked wherever the value comes from (the command
     /// line or a `--config` file), so each option is defined once for both.
     var kind: OptionKind = .text
+    /// Whether it may be given more than once, each value kept (`--export-url`).
+    var repeatable = false
 }
 
 /// The parsed arguments of one subcommand.
@@ -23,6 +25,8 @@ struct ParsedOptions {
     var flags: Set<String> = []
     /// Values of the options given, by long name (the last one wins).
     var values: [String: String] = [:]
+    /// Every value of a repeatable option, in the order given.
+    var lists: [String: [String]] = [:]
     /// Every long name given, including flags turned off with `--flag=false`.
     var mentioned: Set<String> = []
 
@@ -31,6 +35,9 @@ struct ParsedOptions {
 
     /// The value of option `long`.
     func value(_ long: String) -> String? { values[long] }
+
+    /// Every value of repeatable option `long`, in order (empty when not given).
+    func all(_ long: String) -> [String] { lists[long] ?? [] }
 
     /// An integer option in `range`; a usage error names the option when it is not one.
     func integer(_ long: String, in range: ClosedRange<Int>) throws -> Int? {
@@ -48,9 +55,11 @@ struct ParsedOptions {
         for name in mentioned {
             merged.flags.remove(name)
             merged.values[name] = nil
+            merged.lists[name] = nil
         }
         merged.flags.formUnion(flags)
         merged.values.merge(values) { _, mine in mine }
+        merged.lists.merge(lists) { _, mine in mine }
         merged.mentioned.formUnion(mentioned)
         return merged
     }
@@ -93,6 +102,7 @@ func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOp
                     index += 1
                 }
                 try option.kind.check(parsed.values[name]!, option: name)
+                if option.repeatable { parsed.lists[name, default: []].append(parsed.values[name]!) }
             } else if let inline {
                 // `--flag=false` turns off what a --config file turned on.
                 guard let on = OptionKind.flagValue(inline) else {
@@ -120,6 +130,7 @@ func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> ParsedOp
                         index += 1
                     }
                     try option.kind.check(parsed.values[option.long]!, option: option.long)
+                    if option.repeatable { parsed.lists[option.long, default: []].append(parsed.values[option.long]!) }
                     break
                 }
                 parsed.flags.insert(option.long)

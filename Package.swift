@@ -51,9 +51,12 @@ let package = Package(
         .testTarget(
             name: "StoreTests",
             dependencies: ["Store", "Sampling", "TestSupport"]),
+        // With a receiver written in the test for the exporter, and ClickHouse's engine
+        // (chdb) loading what it received.
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["Service", "HTTP", "Sampling", "Store", "TestSupport"]),
+            dependencies: ["Service", "HTTP", "Sampling", "Store", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "APITests",
             dependencies: ["API", "HTTP", "Sampling", "Service", "Store", "TestSupport"],

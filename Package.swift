@@ -29,12 +29,14 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CHttp", "CZlib"]),
         .target(name: "Store", dependencies: ["CSQLite", "Sampling"]),
         // The daemon's core: the sampling loop, the latest snapshot and counters, the
-        // history writer. API answers from it; netstatd wires it.
-        .target(name: "Service", dependencies: ["Sampling", "Store"]),
+        // history writer, the event exporter (the event line's JSON writer, shared with
+        // the /api/v1/events route; HTTP's client to send it). API answers from it;
+        // netstatd wires it.
+        .target(name: "Service", dependencies: ["Sampling", "Rendering", "HTTP", "Store"]),
         .target(name: "API", dependencies: ["Sampling", "Rendering", "HTTP", "Store", "Service"]),
         // Command-line flags (netstat-style clusters, long options, a --config file's
         // checks) and stdout/stderr, shared by the two executables.
-        .target(name: "CommandLineOptions", dependencies: ["Rendering"]),
+        .target(name: "CommandLineOptions", dependencies: ["Rendering", "HTTP"]),
         .executableTarget(
             name: "netstatd",
             dependencies: ["Sampling", "Rendering", "HTTP", "API", "Store", "Service", "CommandLineOptions"]),
@@ -57,9 +59,12 @@ let package = Package(
         .testTarget(
             name: "StoreTests",
             dependencies: ["Store", "Sampling", "TestSupport"]),
+        // With a receiver written in the test for the exporter, and ClickHouse's engine
+        // (chdb) loading what it received.
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["Service", "Sampling", "Store", "TestSupport"]),
+            dependencies: ["Service", "HTTP", "Sampling", "Store", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "APITests",
             dependencies: ["API", "HTTP", "Sampling", "Service", "Store", "TestSupport"],

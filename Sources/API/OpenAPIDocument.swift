@@ -406,7 +406,8 @@ paths:
       description: |
         One JSON object a line (see the Event schema). Lines are written in the order
         the samples recorded them, so a shipper that resumes from the last cursor it
-        stored gets every event exactly once.
+        stored gets every event exactly once. `serve --export-url` pushes these same
+        lines, each with `host` and `instance` (the history file's id) first.
       parameters:
         - {name: after, in: query, description: "`start` or the cursor of the last event read", schema: {type: string}}
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 10000}}
@@ -697,7 +698,7 @@ components:
     Status:
       type: object
       additionalProperties: false
-      required: [version, uptime_seconds, samples, samples_with_problems, last_sample, auth, capabilities]
+      required: [version, uptime_seconds, samples, samples_with_problems, last_sample, auth, capabilities, exports]
       properties:
         version: {type: string}
         uptime_seconds: {type: number}
@@ -754,6 +755,24 @@ components:
                 overflows: {type: integer, description: Times the kernel dropped events (ENOBUFS)}
                 dropped: {type: integer, description: Events dropped because netstatd's queue was full}
                 receive_buffer_bytes: {type: integer}
+        exports:
+          type: array
+          description: >-
+            One entry per `--export-url`: the event feed pushed as NDJSON to a receiver
+            (ClickHouse, or any HTTP endpoint taking JSON lines). Empty when nothing is exported.
+          items:
+            type: object
+            additionalProperties: false
+            required: [url, last_success, consecutive_failures, failures, last_error, backlog, events_sent, batches_sent]
+            properties:
+              url: {type: string, description: "The receiver's URL, a password in it (userinfo or a password= parameter) shown as ***"}
+              last_success: {type: [string, "null"], format: date-time, description: When the receiver last acknowledged a batch (kept across restarts); null if it never has}
+              consecutive_failures: {type: integer, description: Failed attempts since the last success; 0 while the receiver keeps up}
+              failures: {type: integer, description: Failed attempts since start (no connection, timeout, dropped connection, non-2xx answer); each is retried}
+              last_error: {type: [string, "null"], description: Why the last attempt failed; null once one succeeds}
+              backlog: {type: [integer, "null"], description: "Events recorded and not yet acknowledged; null while more than 1,000,000 (too many to count cheaply)"}
+              events_sent: {type: integer, description: Events acknowledged since start}
+              batches_sent: {type: integer, description: Requests acknowledged since start}
     CapabilityFeature:
       type: object
       additionalProperties: false

@@ -15,13 +15,17 @@ public struct OptionSpec: Sendable {
     /// What its value must be; checked wherever the value comes from (the command
     /// line or a `--config` file), so each option is defined once for both.
     public var kind: OptionKind = .text
+    /// Whether it may be given more than once, each value kept (`--export-url`).
+    public var repeatable = false
 
-    public init(short: Character? = nil, long: String, value: String? = nil, help: String, kind: OptionKind = .text) {
+    public init(short: Character? = nil, long: String, value: String? = nil, help: String, kind: OptionKind = .text,
+                repeatable: Bool = false) {
         self.short = short
         self.long = long
         self.value = value
         self.help = help
         self.kind = kind
+        self.repeatable = repeatable
     }
 }
 
@@ -33,6 +37,8 @@ public struct ParsedOptions: Sendable {
     public var flags: Set<String> = []
     /// Values of the options given, by long name (the last one wins).
     public var values: [String: String] = [:]
+    /// Every value of a repeatable option, in the order given.
+    public var lists: [String: [String]] = [:]
     /// Every long name given, including flags turned off with `--flag=false`.
     public var mentioned: Set<String> = []
 
@@ -41,6 +47,9 @@ public struct ParsedOptions: Sendable {
 
     /// The value of option `long`.
     public func value(_ long: String) -> String? { values[long] }
+
+    /// Every value of repeatable option `long`, in order (empty when not given).
+    public func all(_ long: String) -> [String] { lists[long] ?? [] }
 
     /// An integer option in `range`; a usage error names the option when it is not one.
     public func integer(_ long: String, in range: ClosedRange<Int>) throws -> Int? {
@@ -58,9 +67,11 @@ public struct ParsedOptions: Sendable {
         for name in mentioned {
             merged.flags.remove(name)
             merged.values[name] = nil
+            merged.lists[name] = nil
         }
         merged.flags.formUnion(flags)
         merged.values.merge(values) { _, mine in mine }
+        merged.lists.merge(lists) { _, mine in mine }
         merged.mentioned.formUnion(mentioned)
         return merged
     }
@@ -103,6 +114,7 @@ public func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> P
                     index += 1
                 }
                 try option.kind.check(parsed.values[name]!, option: name)
+                if option.repeatable { parsed.lists[name, default: []].append(parsed.values[name]!) }
             } else if let inline {
                 // `--flag=false` turns off what a --config file turned on.
                 guard let on = OptionKind.flagValue(inline) else {
@@ -130,6 +142,7 @@ public func parseOptions(_ arguments: [String], specs: [OptionSpec]) throws -> P
                         index += 1
                     }
                     try option.kind.check(parsed.values[option.long]!, option: option.long)
+                    if option.repeatable { parsed.lists[option.long, default: []].append(parsed.values[option.long]!) }
                     break
                 }
                 parsed.flags.insert(option.long)

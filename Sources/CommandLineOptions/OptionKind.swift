@@ -1,3 +1,4 @@
+import HTTP
 import Rendering
 
 /// What an option's value must be. `parseOptions` checks every value against its
@@ -16,12 +17,20 @@ public enum OptionKind: Sendable {
     case duration
     /// A listen address: `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`.
     case listen
+    /// An `http://` URL to send to (it may carry a password, never shown).
+    case httpURL
 
     /// Throws a usage error naming `--option` and `value` when `value` is not one of these.
     public func check(_ value: String, option: String) throws {
         if let problem = problem(with: value) {
-            throw UsageError("--\(option) \(value): \(problem)")
+            throw UsageError("--\(option) \(shown(value)): \(problem)")
         }
+    }
+
+    /// `value` as messages may show it: a URL's password replaced by `***`.
+    public func shown(_ value: String) -> String {
+        guard case .httpURL = self else { return value }
+        return HTTPClientURL.redacting(value)
     }
 
     /// What is wrong with `value` (what would be right), or nil when it is fine.
@@ -46,6 +55,13 @@ public enum OptionKind: Sendable {
         case .listen:
             if case .failure(let problem) = ListenAddress.parse(value) { return problem.message }
             return nil
+        case .httpURL:
+            do {
+                _ = try HTTPClientURL(value)
+                return nil
+            } catch {
+                return error.problem
+            }
         }
     }
 

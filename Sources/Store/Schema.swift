@@ -22,6 +22,8 @@
 ///   that changed (names in `counter_names`).
 /// - `state_counts_1m` / `_1h`: the counts downsampled (sums and sample counts per
 ///   bucket), kept longer than raw rows.
+/// - `export_cursors`: where each `--export-url` receiver stands in the event feed;
+///   `instance`: the id every exported line carries (see `ExportCursors`).
 enum Schema {
     /// Stamped in the file header so a foreign SQLite file is recognised and left alone.
     static let applicationID: Int32 = 0x6E_73_64_31  // "nsd1"
@@ -145,6 +147,24 @@ enum Schema {
         // recorded before namespaces were sampled (the host's).
         ("005_namespaces", """
             ALTER TABLE connections ADD COLUMN netns INTEGER;
+            """),
+        // `serve --export-url`: per receiver (keyed by its URL without a password, so
+        // a rotated password keeps the place), the cursor of the last event it
+        // acknowledged. And the id every exported line carries as `instance`: made
+        // once, here, so it names this history file for as long as the file lives.
+        ("006_export_cursors", """
+            CREATE TABLE export_cursors(
+                url TEXT PRIMARY KEY,
+                cursor TEXT NOT NULL,
+                acknowledged_at_ms INTEGER NOT NULL
+            );
+            CREATE TABLE instance(
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                uuid TEXT NOT NULL
+            );
+            INSERT INTO instance(id, uuid) VALUES(1,
+                lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-'
+                || substr('89ab', 1 + abs(random() % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))));
             """),
     ]
 }

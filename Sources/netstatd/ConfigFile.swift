@@ -2,7 +2,8 @@ import CommandLineOptions
 
 /// `serve --config PATH`: the same options as the command line, one `name = value`
 /// per line, names as the long flags without `--` (`listen = 127.0.0.1:7878`,
-/// `no-history = true`). Lines starting with `#` and blank lines are skipped. Each
+/// `no-history = true`). Lines starting with `#` and blank lines are skipped. A
+/// repeatable option (`export-url`) takes one line per value. Each
 /// line goes through `parseOptions` as `--name=value`, so a value is checked by the
 /// one definition of its option; a bad line stops the start with the file, the line
 /// and the accepted names. Flags on the command line win over the file.
@@ -39,7 +40,7 @@ enum ConfigFile {
                 let hint = name.hasPrefix("-") ? " (write names without the dashes)" : ""
                 throw failure(number, "unknown name \(name.debugDescription)\(hint)")
             }
-            if let first = firstLine[name] {
+            if let first = firstLine[name], !spec.repeatable {
                 throw failure(number, "\(name) is already set on line \(first)")
             }
             firstLine[name] = number
@@ -50,10 +51,13 @@ enum ConfigFile {
             } else if value.isEmpty {
                 throw failure(number, "\(name) needs a value (\(spec.value!))")
             } else if let problem = spec.kind.problem(with: value) {
-                throw failure(number, "\(name) = \(value.debugDescription): \(problem)")
+                throw failure(number, "\(name) = \(spec.kind.shown(value).debugDescription): \(problem)")
             }
             do {
-                result = try parseOptions(["--\(name)=\(value)"], specs: specs).overriding(result)
+                var line = try parseOptions(["--\(name)=\(value)"], specs: specs)
+                // A repeatable option's lines add up (one `export-url` line per receiver).
+                if spec.repeatable { line.lists[name] = result.all(name) + line.all(name) }
+                result = line.overriding(result)
             } catch let error as UsageError {
                 throw failure(number, error.message)
             }

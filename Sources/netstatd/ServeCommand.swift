@@ -27,6 +27,8 @@ enum ServeCommand {
         OptionSpec(long: "namespaces", value: "all|host", help: "Network namespaces to sample (default all as root, else host: netstatd's own)."),
         OptionSpec(long: "threads", value: "N", help: "HTTP worker threads (default: number of CPUs, at least 2).", kind: .integer(1...64)),
         OptionSpec(long: "log-requests", help: "Log one line per request to stderr."),
+        OptionSpec(long: "export-url", value: "URL", help: "Push the event feed as NDJSON to URL, e.g. ClickHouse's ...?query=INSERT INTO ... FORMAT JSONEachRow (http:// only; repeatable).",
+                   kind: .httpURL, repeatable: true),
     ]
 
     /// The options a `--config` file may set: all but `config` itself.
@@ -97,6 +99,7 @@ enum ServeCommand {
         options.fullOwnerWalkEvery = max(2, Int(60 / interval))
         let live = LiveView(collector: Collector(options: options))
 
+        let exportURLs = try ExportWiring.urls(parsed)
         var recorder: Recorder?
         var history: HistoryAccess?
         // The kernel's close events: every connection's end, even one shorter than a sample.
@@ -117,6 +120,12 @@ enum ServeCommand {
             let status = RecorderStatus()
             history = HistoryAccess(readers: ReaderPool(path: path, status: status), status: status, path: path, closeEvents: closeEvents,
                                     closedByPort: closedByPort)
+            do {
+                history?.exporters = try ExportWiring.exporters(exportURLs, path: path, live: live)
+            } catch {
+                StandardError.line("netstatd serve: cannot export from --db \(path): \(error)")
+                return 1
+            }
         }
 
         // Signals are taken by sigwait on this thread; every thread started after this
@@ -168,6 +177,10 @@ enum ServeCommand {
             writer?.record(snapshot, counters: counters, missedSlots: missedSlots, closeEvents: events, closeOverflows: overflows)
         }
         try sampler.start()
+        for exporter in history?.exporters ?? [] {
+            try exporter.start()
+            StandardError.line("netstatd: exporting the event feed to \(exporter.key)")
+        }
 
         var received: Int32 = 0
         while sigwait(&signals, &received) == 0 && received == SIGHUP {
@@ -179,6 +192,7 @@ enum ServeCommand {
         }
         StandardError.line("netstatd: signal \(received), stopping")
         sampler.stop()
+        for exporter in history?.exporters ?? [] { exporter.stop() }
         closeEvents.stop()
         server.stop()
         return 0

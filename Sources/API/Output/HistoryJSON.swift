@@ -1,5 +1,6 @@
 import Rendering
 import Sampling
+import Service
 import Store
 
 /// JSON shapes of history answers.
@@ -41,47 +42,17 @@ enum HistoryJSON {
         json.endObject()
     }
 
-    /// The final counters, or null where none are known.
+    // The shapes the event feed shares: one writer, in Service's EventLine.
     static func totals(_ totals: ConnectionTotals?, to json: inout JSONWriter) {
-        guard let totals else { json.null(); return }
-        json.beginObject()
-        for (key, value) in [("bytes_sent", totals.bytesSent), ("bytes_received", totals.bytesReceived), ("segs_out", totals.segsOut),
-                             ("segs_in", totals.segsIn), ("retransmits", totals.retransmits), ("rtt_us", totals.rttUs),
-                             ("min_rtt_us", totals.minRttUs)] {
-            json.key(key)
-            if let value { json.number(value) } else { json.null() }
-        }
-        json.endObject()
+        EventLine.totals(totals, to: &json)
     }
 
     static func identity(_ connection: HistoricConnection, user: String, to json: inout JSONWriter) {
-        // The kernel's close event carries no uid or inode: unknown, not 0.
-        let sampled = !connection.origin.contains(.closeEvent)
-        json.key("proto"); json.string(connection.proto.rawValue)
-        json.key("family"); json.string(connection.family.rawValue)
-        json.key("local"); SocketJSON.endpoint(connection.local, to: &json)
-        json.key("remote"); SocketJSON.endpoint(connection.remote, to: &json)
-        json.key("seen"); json.string(sampled ? "sampled" : "close_event")
-        json.key("uid"); if sampled { json.number(connection.uid) } else { json.null() }
-        json.key("user"); if sampled { json.string(user) } else { json.null() }
-        json.key("inode"); if sampled { json.number(connection.inode) } else { json.null() }
-        json.key("cookie")
-        if let cookie = connection.cookie { json.number(cookie) } else { json.null() }
-        json.key("netns")
-        if let netns = connection.netns { json.number(netns) } else { json.null() }
+        EventLine.identity(connection, user: user, to: &json)
     }
 
     static func owner(_ owner: HistoricOwner, to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("pid"); json.number(owner.pid)
-        json.key("name"); json.string(owner.name)
-        json.key("fd"); json.number(owner.fd)
-        json.key("start_time"); json.number(owner.startTime)
-        json.key("owner_inferred"); json.bool(owner.inferred)
-        json.key("from"); json.string(Timestamp.rfc3339(owner.from))
-        json.key("to")
-        if let to = owner.to { json.string(Timestamp.rfc3339(to)) } else { json.null() }
-        json.endObject()
+        EventLine.owner(owner, to: &json)
     }
 
     /// The socket as it stood at `time`: state and owners then. Queues are not kept

@@ -13,6 +13,8 @@ public struct HistoryAccess: Sendable {
     public let closeEvents: CloseEventReader?
     /// Connections closed and their bytes by listening port, from the close events.
     public let closedByPort: ClosedByPort?
+    /// The exports of the event feed (`--export-url`), for /api/v1/status and /metrics.
+    public var exporters: [EventExporter] = []
 
     public init(readers: ReaderPool, status: RecorderStatus, path: String, closeEvents: CloseEventReader? = nil,
                 closedByPort: ClosedByPort? = nil) {

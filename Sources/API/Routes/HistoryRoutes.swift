@@ -285,39 +285,8 @@ enum HistoryRoutes {
         let limit = try context.query.integer("limit", in: 1...10_000) ?? 1000
         let names = context.live.newest?.userNames ?? [:]
         let events = try history.readers.withReader { try $0.events(after: cursor, limit: limit) }
-        var out: [UInt8] = []
-        for event in events {
-            var json = JSONWriter(capacity: 512)
-            json.beginObject()
-            json.key("cursor"); json.string(event.cursor.text)
-            json.key("at"); json.string(Timestamp.rfc3339(event.at))
-            json.key("kind"); json.string(event.kind.name)
-            json.key("connection"); json.beginObject()
-            HistoryJSON.identity(event.connection, user: names[event.connection.uid] ?? String(event.connection.uid), to: &json)
-            json.endObject()
-            if let state = event.state { json.key("state"); json.string(state.name(for: event.connection.proto)) }
-            if let owner = event.owner { json.key("owner"); HistoryJSON.owner(owner, to: &json) }
-            if event.kind == .opened {
-                json.key("owners"); json.beginArray()
-                for owner in event.owners { HistoryJSON.owner(owner, to: &json) }
-                json.endArray()
-            }
-            if event.kind == .closed {
-                json.key("closed_during_gap"); json.bool(event.closedDuringGap)
-                json.key("closed_at"); if let at = event.connection.closedAt { json.string(Timestamp.rfc3339(at)) } else { json.null() }
-                json.key("totals"); HistoryJSON.totals(event.connection.totals, to: &json)
-                json.key("duration_ms"); if let duration = event.connection.durationMs { json.number(duration.rounded()) } else { json.null() }
-            }
-            if let queues = event.queues {
-                json.key(event.kind == .backlogEnded ? "peak" : "queues"); json.beginObject()
-                json.key("recv_q"); json.number(queues.recv)
-                json.key("send_q"); json.number(queues.send)
-                json.endObject()
-            }
-            json.endObject()
-            out += json.bytes
-            out.append(UInt8(ascii: "\n"))
-        }
+        // The exporter (--export-url) sends these same lines, through the same writer.
+        let out = EventLine.ndjson(events, userNames: names)
         let next = events.last?.cursor ?? cursor
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/x-ndjson"), ("X-Next-Cursor", next.text)], body: out)
     }

@@ -97,6 +97,7 @@ enum MetaRoutes {
         } else {
             json.null()
         }
+        json.key("exports"); ExportJSON.write(context.history?.exporters ?? [], to: &json)
         json.endObject()
         return .json(json)
     }

@@ -179,6 +179,7 @@ enum MetricsRoute {
                 family("netstatd_connection_sent_bytes_total", "counter", "Bytes the peers acknowledged on the closed connections of a listening port (tcpi_bytes_acked).")
                 for port in ports { sample("netstatd_connection_sent_bytes_total", [("port", String(port))], Double(closed[port]!.bytesSent)) }
             }
+            append(ExportMetrics.text(history.exporters))
         }
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out)
     }

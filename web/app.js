@@ -463,7 +463,14 @@
     window: DEFAULT_WINDOW,
     counters: DEFAULT_COUNTERS.slice(),
     at: null, // ms since the epoch when the table shows a past moment
+    netns: '', // one network namespace (inode or name), or '' for all
   };
+
+  // A live path narrowed to the chosen namespace (every live list takes netns=).
+  function inNamespace(path) {
+    if (!view.netns) return path;
+    return path + (path.includes('?') ? '&' : '?') + 'netns=' + encodeURIComponent(view.netns);
+  }
 
   function readURL() {
     const params = new URLSearchParams(location.search);
@@ -473,6 +480,7 @@
     view.counters = counters.length ? counters : DEFAULT_COUNTERS.slice();
     const at = Date.parse(params.get('at') || '');
     view.at = Number.isFinite(at) ? at : null;
+    view.netns = params.get('netns') || '';
     try { view.filters = parseSearch(view.q); } catch (error) { view.filters = new URLSearchParams(); setText($('search-error'), error.message); }
   }
 
@@ -482,6 +490,7 @@
     if (view.window !== DEFAULT_WINDOW) params.set('window', view.window);
     if (view.counters.join(',') !== DEFAULT_COUNTERS.join(',')) params.set('counters', view.counters.join(','));
     if (view.at !== null) params.set('at', new Date(view.at).toISOString());
+    if (view.netns) params.set('netns', view.netns);
     const search = params.toString();
     const url = location.pathname + (search ? '?' + search : '') + location.hash;
     if (url !== location.pathname + location.search + location.hash) history.replaceState(null, '', url);
@@ -530,6 +539,7 @@
   function connectionsPath() {
     const params = new URLSearchParams(view.filters);
     params.set('limit', String(CONNECTION_LIMIT));
+    if (view.netns) params.set('netns', view.netns);
     if (view.at !== null) params.set('at', new Date(view.at).toISOString());
     return '/api/v1/connections?' + params.toString();
   }
@@ -1046,7 +1056,7 @@
   }
 
   async function pollOnce() {
-    const tasks = live.map(([path, render]) => api(path, { conditional: true }).then((answer) => {
+    const tasks = live.map(([path, render]) => api(inNamespace(path), { conditional: true }).then((answer) => {
       if (answer.changed) render(answer.data);
       return answer;
     }));
@@ -1071,11 +1081,52 @@
     if (document.hidden) clearTimeout(pollTimer); else poll();
   });
 
+  // ---- the namespace picker -------------------------------------------------------
+
+  // Shown when the host has more than one network namespace (containers, ip netns);
+  // the choice narrows every live panel and the connection table, and is kept in the URL.
+  async function refreshNamespaces() {
+    let answer;
+    try {
+      answer = (await api('/api/v1/namespaces')).data;
+    } catch (error) {
+      return; // an older netstatd, or no permission: the picker stays hidden
+    }
+    const picker = $('netns-picker');
+    const items = answer.items || [];
+    const options = [['', 'all namespaces']].concat(items.map((ns) => {
+      const label = (ns.name || String(ns.inode)) + (ns.host ? ' (host)' : '')
+        + (ns.container ? ` · ${ns.container.runtime} ${ns.container.name || ns.container.id.slice(0, 12)}` : '')
+        + ` · ${ns.sockets} sockets` + (ns.read ? '' : ' · not readable');
+      return [ns.name || String(ns.inode), label];
+    }));
+    if (view.netns && !options.some(([value]) => value === view.netns)) options.push([view.netns, view.netns + ' (gone)']);
+    const wanted = options.map(([value, label]) => value + '\u0000' + label).join('\u0001');
+    if (picker.dataset.options !== wanted) {
+      picker.dataset.options = wanted;
+      picker.replaceChildren(...options.map(([value, label]) => {
+        const option = el('option', '', label);
+        option.value = value;
+        return option;
+      }));
+    }
+    picker.value = view.netns;
+    $('netns-label').hidden = items.length < 2 && !view.netns;
+  }
+
+  $('netns-picker').addEventListener('change', () => {
+    view.netns = $('netns-picker').value;
+    writeURL();
+    poll();
+  });
+
   async function start() {
     readURL();
     $('search').value = view.q;
     for (const input of document.querySelectorAll('#window-picker input')) input.checked = input.value === view.window;
     buildCounterPicker();
+    refreshNamespaces();
+    setInterval(refreshNamespaces, 30_000);
     try {
       statusInfo = (await api('/api/v1/status')).data;
     } catch (error) {

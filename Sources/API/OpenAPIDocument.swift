@@ -163,7 +163,9 @@ paths:
       parameters:
         - $ref: "#/components/parameters/process"
         - $ref: "#/components/parameters/user"
+        - $ref: "#/components/parameters/netns"
         - $ref: "#/components/parameters/format"
+      description: With `netns=`, only the sockets of those namespaces are counted (a 404 names one netstatd does not see).
       responses:
         "200":
           description: The processes
@@ -174,6 +176,7 @@ paths:
             text/csv: {schema: {type: string}}
             text/plain: {schema: {type: string}}
         "304": {$ref: "#/components/responses/NotModified"}
+        "404": {$ref: "#/components/responses/UnknownNamespace"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
   /api/v1/processes/{pid}:
@@ -290,6 +293,7 @@ paths:
         - $ref: "#/components/parameters/pid"
         - $ref: "#/components/parameters/process"
         - $ref: "#/components/parameters/user"
+        - $ref: "#/components/parameters/netns"
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 10000}}
         - {name: cursor, in: query, schema: {type: string}}
       responses:
@@ -319,6 +323,7 @@ paths:
         - $ref: "#/components/parameters/from"
         - $ref: "#/components/parameters/to"
         - $ref: "#/components/parameters/proto"
+        - $ref: "#/components/parameters/netns"
       responses:
         "200": {description: The port's history, content: {application/json: {schema: {$ref: "#/components/schemas/PortHistory"}}}}
         "400": {$ref: "#/components/responses/BadRequest"}

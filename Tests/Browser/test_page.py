@@ -42,6 +42,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -98,6 +99,10 @@ def get(base, path, token=None):
     if "json" in (headers.get("Content-Type") or ""):
         return status, headers, json.loads(body)
     return status, headers, body.decode()
+
+
+def picker_value(test):
+    return test.js("return document.getElementById('netns-picker').value")
 
 
 class Server:
@@ -499,6 +504,47 @@ class PageTests:
         wait_for(lambda: (lambda r: r and all(x["state"] == "CLOSE_WAIT" for x in r))(self.rows("connections-rows", ["state"])), 6,
                  "typing close-wait did not narrow the table to CLOSE_WAIT")
         check("q=close-wait" in self.driver.current_url, f"the URL {self.driver.current_url} does not carry the search")
+        self.console()
+
+    def test_namespace_picker_narrows_the_page(self):
+        # The test runs in a namespace of its own; serve sees the host's too (as root).
+        self.fresh_zoo()
+        self.on(self.live)
+        own = os.stat("/proc/self/ns/net").st_ino
+        answer = get(self.live.base, "/api/v1/namespaces")[2]
+        items = answer["items"]
+        mine = next((i for i in items if i["inode"] == own), None)
+        check(mine is not None, f"/api/v1/namespaces does not list the test's own namespace {own}: {items}")
+        other = next((i for i in items if i["inode"] != own and i["read"]), None)
+        check(other is not None, f"no other readable namespace to pick: {items}")
+        wait_for(lambda: self.js("return !document.getElementById('netns-label').hidden"), 10,
+                 "the namespace picker is not shown on a host with several namespaces")
+        picker = Select(self.driver.find_element(By.ID, "netns-picker"))
+        port = self.zoo.port("listen", "lo4")
+
+        def choose(item):
+            value = item["name"] or str(item["inode"])
+            picker.select_by_value(value)
+            check(f"netns={urllib.parse.quote(value)}" in self.driver.current_url,
+                  f"the URL {self.driver.current_url} does not carry netns={value}")
+            return value
+
+        value = choose(mine)
+        wait_for(lambda: port in {int(r["port"]) for r in self.rows("listeners-rows", ["port"])}, 8,
+                 f"with its own namespace picked the page does not list the zoo's port {port}")
+        self.screenshot("namespace_picker")
+        elsewhere = choose(other)
+        expected = {i["local"]["port"] for i in get(self.live.base, "/api/v1/listeners?netns=" + urllib.parse.quote(elsewhere))[2]["items"]}
+
+        def shows_the_other():
+            ports = {int(r["port"]) for r in self.rows("listeners-rows", ["port"])}
+            return ports == expected and (port not in ports or port in expected)
+        wait_for(shows_the_other, 8, f"with namespace {elsewhere} picked the listeners are not that namespace's ({sorted(expected)})")
+        # The link keeps the choice.
+        self.driver.get(self.driver.current_url)
+        wait_for(lambda: picker_value(self) == elsewhere, 8, "the shared link does not restore the namespace picked")
+        Select(self.driver.find_element(By.ID, "netns-picker")).select_by_value("")
+        check("netns=" not in self.driver.current_url, "picking all namespaces leaves netns= in the URL")
         self.console()
 
     def test_token_prompt_and_no_history(self):

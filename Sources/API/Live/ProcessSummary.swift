@@ -20,9 +20,9 @@ public struct ProcessSummary: Sendable {
     public var socketCount: Int
 
     /// Every process holding a socket in `snapshot`, ordered by pid.
-    public static func all(in snapshot: Snapshot) -> [ProcessSummary] {
+    public static func all(in snapshot: Snapshot, namespaces: Set<UInt64>? = nil) -> [ProcessSummary] {
         var byPid: [Int32: ProcessSummary] = [:]
-        for socket in snapshot.sockets {
+        for socket in snapshot.sockets where namespaces.map({ socket.netns.map($0.contains) ?? false }) ?? true {
             for owner in socket.processes {
                 var summary = byPid[owner.pid] ?? ProcessSummary(
                     pid: owner.pid, startTime: owner.startTime, name: owner.name, uid: socket.uid,

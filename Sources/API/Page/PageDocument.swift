@@ -19,6 +19,9 @@ public enum PageDocument {
 <header class="top">
   <h1>netstatd</h1>
   <p id="status" class="status" role="status"><span class="dot" aria-hidden="true"></span> <span id="status-text">Connecting…</span></p>
+  <label id="netns-label" class="netns" for="netns-picker" hidden>Namespace
+    <select id="netns-picker"><option value="">all namespaces</option></select>
+  </label>
   <button id="token-open" type="button" class="quiet" hidden>Enter token</button>
 </header>
 
@@ -610,7 +613,14 @@ public enum PageDocument {
     window: DEFAULT_WINDOW,
     counters: DEFAULT_COUNTERS.slice(),
     at: null, // ms since the epoch when the table shows a past moment
+    netns: '', // one network namespace (inode or name), or '' for all
   };
+
+  // A live path narrowed to the chosen namespace (every live list takes netns=).
+  function inNamespace(path) {
+    if (!view.netns) return path;
+    return path + (path.includes('?') ? '&' : '?') + 'netns=' + encodeURIComponent(view.netns);
+  }
 
   function readURL() {
     const params = new URLSearchParams(location.search);
@@ -620,6 +630,7 @@ public enum PageDocument {
     view.counters = counters.length ? counters : DEFAULT_COUNTERS.slice();
     const at = Date.parse(params.get('at') || '');
     view.at = Number.isFinite(at) ? at : null;
+    view.netns = params.get('netns') || '';
     try { view.filters = parseSearch(view.q); } catch (error) { view.filters = new URLSearchParams(); setText($('search-error'), error.message); }
   }
 
@@ -629,6 +640,7 @@ public enum PageDocument {
     if (view.window !== DEFAULT_WINDOW) params.set('window', view.window);
     if (view.counters.join(',') !== DEFAULT_COUNTERS.join(',')) params.set('counters', view.counters.join(','));
     if (view.at !== null) params.set('at', new Date(view.at).toISOString());
+    if (view.netns) params.set('netns', view.netns);
     const search = params.toString();
     const url = location.pathname + (search ? '?' + search : '') + location.hash;
     if (url !== location.pathname + location.search + location.hash) history.replaceState(null, '', url);
@@ -677,6 +689,7 @@ public enum PageDocument {
   function connectionsPath() {
     const params = new URLSearchParams(view.filters);
     params.set('limit', String(CONNECTION_LIMIT));
+    if (view.netns) params.set('netns', view.netns);
     if (view.at !== null) params.set('at', new Date(view.at).toISOString());
     return '/api/v1/connections?' + params.toString();
   }
@@ -1193,7 +1206,7 @@ public enum PageDocument {
   }
 
   async function pollOnce() {
-    const tasks = live.map(([path, render]) => api(path, { conditional: true }).then((answer) => {
+    const tasks = live.map(([path, render]) => api(inNamespace(path), { conditional: true }).then((answer) => {
       if (answer.changed) render(answer.data);
       return answer;
     }));
@@ -1218,11 +1231,52 @@ public enum PageDocument {
     if (document.hidden) clearTimeout(pollTimer); else poll();
   });
 
+  // ---- the namespace picker -------------------------------------------------------
+
+  // Shown when the host has more than one network namespace (containers, ip netns);
+  // the choice narrows every live panel and the connection table, and is kept in the URL.
+  async function refreshNamespaces() {
+    let answer;
+    try {
+      answer = (await api('/api/v1/namespaces')).data;
+    } catch (error) {
+      return; // an older netstatd, or no permission: the picker stays hidden
+    }
+    const picker = $('netns-picker');
+    const items = answer.items || [];
+    const options = [['', 'all namespaces']].concat(items.map((ns) => {
+      const label = (ns.name || String(ns.inode)) + (ns.host ? ' (host)' : '')
+        + (ns.container ? ` · ${ns.container.runtime} ${ns.container.name || ns.container.id.slice(0, 12)}` : '')
+        + ` · ${ns.sockets} sockets` + (ns.read ? '' : ' · not readable');
+      return [ns.name || String(ns.inode), label];
+    }));
+    if (view.netns && !options.some(([value]) => value === view.netns)) options.push([view.netns, view.netns + ' (gone)']);
+    const wanted = options.map(([value, label]) => value + '\u0000' + label).join('\u0001');
+    if (picker.dataset.options !== wanted) {
+      picker.dataset.options = wanted;
+      picker.replaceChildren(...options.map(([value, label]) => {
+        const option = el('option', '', label);
+        option.value = value;
+        return option;
+      }));
+    }
+    picker.value = view.netns;
+    $('netns-label').hidden = items.length < 2 && !view.netns;
+  }
+
+  $('netns-picker').addEventListener('change', () => {
+    view.netns = $('netns-picker').value;
+    writeURL();
+    poll();
+  });
+
   async function start() {
     readURL();
     $('search').value = view.q;
     for (const input of document.querySelectorAll('#window-picker input')) input.checked = input.value === view.window;
     buildCounterPicker();
+    refreshNamespaces();
+    setInterval(refreshNamespaces, 30_000);
     try {
       statusInfo = (await api('/api/v1/status')).data;
     } catch (error) {
@@ -1338,6 +1392,8 @@ button, input, select { font: inherit; color: inherit; }
 .status.live .dot { background: var(--ok); }
 .status.down .dot { background: var(--bad); }
 .status.down { color: var(--bad); }
+.netns { color: var(--muted); display: flex; align-items: center; gap: 6px; }
+.netns select { font: inherit; color: var(--fg); background: var(--card); border: 1px solid var(--line); border-radius: 4px; padding: 2px 4px; }
 
 main {
   display: grid; gap: 14px; padding: 14px 20px;
@@ -1480,7 +1536,7 @@ tr.pinned-row td { background: transparent; }
 
 """###
     /// SHA-256 of `script`, base64: the hash Content-Security-Policy's script-src allows.
-    public static let scriptSHA256 = "qD1mlx68cvhf07yQHO9p+8tTh9TmctZM3oM9HIUBPgc="
+    public static let scriptSHA256 = "IlH6t/mVpONp+cg96vWhAqh9x8fQ4P7jPz8b+Vy/oBE="
     /// SHA-256 of `style`, base64: the hash Content-Security-Policy's style-src allows.
-    public static let styleSHA256 = "1UCbxLkRNAMJLoKxgswoIRvvlG98Le3yBq4Mi5t1Q7g="
+    public static let styleSHA256 = "3yqnNtI1gZQXCMCNQR3qojczJYVp0QKNqu+UIdFtNHE="
 }

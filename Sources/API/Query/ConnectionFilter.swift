@@ -98,12 +98,19 @@ public struct ConnectionFilter: Sendable {
     }
 
     /// The inodes of the namespaces `netns=` names in `snapshot` (nil without the
-    /// filter). A name no namespace of the snapshot answers to is a 404 naming it.
-    public func namespaceInodes(in snapshot: Snapshot) throws -> Set<UInt64>? {
+    /// filter). A name no namespace of the snapshot answers to is a 404 naming it;
+    /// with `inodesOfThePast`, a bare inode is taken as given (history holds
+    /// namespaces that are gone).
+    @discardableResult
+    public func namespaceInodes(in snapshot: Snapshot, inodesOfThePast: Bool = false) throws -> Set<UInt64>? {
         guard let namespaces else { return nil }
         var inodes: Set<UInt64> = []
         for text in namespaces {
             guard let found = snapshot.namespaces.first(where: { $0.isNamed(text) }) else {
+                if inodesOfThePast, let inode = UInt64(text) {
+                    inodes.insert(inode)
+                    continue
+                }
                 let known = snapshot.namespaces.map { $0.name ?? String($0.inode) }
                 let nearest = Suggestions.nearest(text, in: known, count: 5)
                 var problem = Problem.notFound(
@@ -151,11 +158,13 @@ public struct ConnectionFilter: Sendable {
         return result
     }
 
-    /// True when `socket` passes every filter. `userName` resolves the socket's uid.
-    /// Without a snapshot, `netns=` matches inodes only and `container=` owners only.
-    public func matches(_ socket: Socket, userName: (UInt32) -> String) -> Bool {
+    /// True when `socket` passes every filter. `userName` resolves the socket's uid;
+    /// `names`, when given, the namespace names `netns=` may use (a past socket is
+    /// matched against the namespaces netstatd sees now). Without it `netns=` matches
+    /// inodes only and `container=` owners only.
+    public func matches(_ socket: Socket, userName: (UInt32) -> String, names: Snapshot? = nil) -> Bool {
         let uids: Set<UInt32>? = user.map { name in userName(socket.uid) == name || String(socket.uid) == name ? [socket.uid] : [] }
-        let scope = Scope(self, snapshot: nil)
+        let scope = Scope(self, snapshot: names)
         return [socket].withUnsafeBufferPointer { matches(at: 0, in: $0, uids: uids, scope: scope) }
     }
 

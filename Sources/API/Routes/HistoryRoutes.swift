@@ -8,7 +8,8 @@ import Store
 /// The past: `connections?at=`, `history/connections`, `history/states`,
 /// `history/ports/{port}`, `history/samples` and the `events` feed.
 enum HistoryRoutes {
-    static let windowFilters = ["proto", "family", "state", "port", "local_port", "remote_port", "local_addr", "remote_addr", "pid", "process", "user"]
+    static let windowFilters = ["proto", "family", "state", "port", "local_port", "remote_port", "local_addr", "remote_addr", "pid", "process", "user",
+                                "netns"]
 
     static func access(_ context: RouteContext) throws -> HistoryAccess {
         guard let history = context.history else {
@@ -86,14 +87,16 @@ enum HistoryRoutes {
             }
             after = value
         }
-        let names = context.live.newest?.userNames ?? [:]
+        let newest = context.live.newest
+        if let newest { try filter.namespaceInodes(in: newest, inodesOfThePast: true) }
+        let names = newest?.userNames ?? [:]
         let (items, next) = try history.readers.withReader { reader -> ([HistoricConnection], Int64?) in
             try collect(reader: reader, from: from, to: to, after: after, limit: limit) { connection in
                 // Matches if the connection matched the filter at any state it had.
                 connection.states.contains { entry in
                     var socket = HistoryJSON.socket(connection, at: entry.at)
                     socket.processes = connection.owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) }
-                    return filter.matches(socket, userName: { names[$0] ?? String($0) })
+                    return filter.matches(socket, userName: { names[$0] ?? String($0) }, names: newest)
                 }
             }
         }
@@ -131,7 +134,7 @@ enum HistoryRoutes {
 
     /// `GET /api/v1/history/ports/{port}`: who listened on the port and who used it, over time.
     static func port(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["from", "to", "proto"])
+        try context.query.rejectUnknown(["from", "to", "proto", "netns"])
         let history = try access(context)
         let text = context.parameters["port"] ?? ""
         guard let number = Int(text), (1...65535).contains(number) else {
@@ -141,10 +144,12 @@ enum HistoryRoutes {
         var filter = try ConnectionFilter(query: context.query)
         filter.port = port
         let (from, to) = try window(context)
-        let names = context.live.newest?.userNames ?? [:]
+        let newest = context.live.newest
+        if let newest { try filter.namespaceInodes(in: newest, inodesOfThePast: true) }
+        let names = newest?.userNames ?? [:]
         let (items, next) = try history.readers.withReader { reader in
             try collect(reader: reader, from: from, to: to, after: 0, limit: 10_000) { connection in
-                filter.matches(HistoryJSON.socket(connection, at: connection.firstSeen), userName: { names[$0] ?? String($0) })
+                filter.matches(HistoryJSON.socket(connection, at: connection.firstSeen), userName: { names[$0] ?? String($0) }, names: newest)
             }
         }
         var json = JSONWriter(capacity: 1024 + items.count * 400)

@@ -6,14 +6,18 @@ import Sampling
 enum ProcessRoutes {
     /// Every process holding sockets: name, user, listening ports, counts by state.
     static func list(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["process", "user", "format"])
+        try context.query.rejectUnknown(["process", "user", "netns", "format"])
         let format = try context.format()
         let name = try context.query.string("process")
         let user = try context.query.string("user")
         if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
-        let processes = ProcessSummary.all(in: snapshot).filter {
+        var namespaceFilter = ConnectionFilter()
+        let netns = try context.query.nonEmptyList("netns")
+        namespaceFilter.namespaces = netns.isEmpty ? nil : netns
+        let namespaces = try namespaceFilter.namespaceInodes(in: snapshot)
+        let processes = ProcessSummary.all(in: snapshot, namespaces: namespaces).filter {
             (name == nil || $0.name == name) && (user == nil || $0.user == user || String($0.uid) == user)
         }
         if format != .json {

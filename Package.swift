@@ -73,7 +73,7 @@ let package = Package(
         // under setpriv, with Prometheus, and (opt-in) installed from its .deb.
         .testTarget(
             name: "NetstatdTests",
-            dependencies: ["netstatd", "API", "CommandLineOptions", "Sampling", "TestSupport"],
+            dependencies: ["netstatd", "API", "CommandLineOptions", "HTTP", "Sampling", "TestSupport"],
             resources: [.copy("Fixtures")]),
     ]
 )

@@ -376,7 +376,12 @@ paths:
         of `group_by`, sorted by `sort` (largest first). Byte counts come from each
         connection's final tcp_info; durations are known only for connections seen in a
         sample (a close-event-only connection opened at an unknown moment), and
-        `duration_ms.known` says over how many the percentiles are.
+        `duration_ms.known` says over how many the percentiles are. Closed connections
+        are counted from per-minute rollups, so the window is widened to whole minutes
+        (the answer's `from`/`to`), percentiles are within a histogram bucket (about
+        19%), and a connection's ephemeral port is not kept: grouped by it, the value is
+        `ephemeral` (an accepted connection's `remote_port`, an outgoing one's
+        `local_port`), and a port filter never matches it.
       parameters:
         - $ref: "#/components/parameters/from"
         - $ref: "#/components/parameters/to"

@@ -1,8 +1,25 @@
-import Sampling
+public import Sampling
 public import Store
 
-/// "Who hammered this port": connections of a window grouped by the keys asked for,
-/// with counts, bytes and how long they lived.
+/// One part of a flow answer: a minute's rollup row (closed connections), or one
+/// connection still open at the window's end. Ports the rollups do not keep (the
+/// ephemeral side of a connection) are nil.
+public struct FlowEntry: Sendable {
+    public var proto: TransportProtocol
+    public var family: AddressFamily
+    public var localAddress: IPAddress
+    public var localPort: UInt16?
+    public var remoteAddress: IPAddress
+    public var remotePort: UInt16?
+    public var process: String?
+    public var value: FlowRollupValue
+}
+
+/// "Who hammered this port": the connections of a window grouped by the keys asked
+/// for, with counts, bytes and how long they lived. Closed connections come from the
+/// per-minute rollups (`flow_minutes`), so an hour of 3.6 million connections is 60
+/// minutes of rows; connections still open at the window's end from the sample then.
+/// The window is widened to whole minutes, and the answer says so.
 public enum FlowSummary {
     /// What connections can be grouped by.
     public enum Key: String, Sendable, CaseIterable {
@@ -10,54 +27,93 @@ public enum FlowSummary {
         case remoteNet = "remote_net", process, proto
     }
 
+    /// The value shown for a port the rollups do not keep (a client's ephemeral port).
+    public static let ephemeral = "ephemeral"
+
     /// One group.
     public struct Group: Sendable {
         /// The group's value for each key asked for, in order (`remote_net` as a CIDR).
         public var values: [String]
-        public var count = 0
-        /// Connections seen only through their close event (shorter than a sample).
-        public var closeEventOnly = 0
-        public var bytesSent: UInt64 = 0
-        public var bytesReceived: UInt64 = 0
-        public var retransmits: UInt64 = 0
-        /// Durations known (ms), for the percentiles.
-        fileprivate var durations: [Double] = []
-        /// The earliest first-seen (or close, for close-event-only) and the latest end.
-        public var first: Double?
-        public var last: Double?
+        /// Its connections' counts, bytes and durations.
+        public var total = FlowRollupValue()
 
-        /// The `p`-th percentile (0...1) of the known durations; nil when none is known.
-        public func durationPercentile(_ p: Double) -> Double? {
-            guard !durations.isEmpty else { return nil }
-            let sorted = durations.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-        }
+        public var count: Int { total.count }
+        /// Connections seen only through their close event (shorter than a sample).
+        public var closeEventOnly: Int { total.closeEventOnly }
+        public var bytesSent: UInt64 { total.bytesSent }
+        public var bytesReceived: UInt64 { total.bytesReceived }
+        public var retransmits: UInt64 { total.retransmits }
+        /// The earliest first-seen (or close, for close-event-only) and the latest end.
+        public var first: Double? { total.first }
+        public var last: Double? { total.last }
+
+        /// The `p`-th percentile (0...1) of the known durations, within a histogram
+        /// bucket (about 19%); nil when none is known.
+        public func durationPercentile(_ p: Double) -> Double? { total.durations.percentile(p) }
 
         /// How many connections had a known duration.
-        public var durationsKnown: Int { durations.count }
+        public var durationsKnown: Int { total.durations.count }
     }
 
-    /// Groups `rows` (each passing `keep`) by `keys`; `prefixV4`/`prefixV6` size
-    /// `remote_net`. Sorted by `sort` (a Group field name) descending, at most `limit`.
-    public static func summarize(
-        keys: [Key], prefixV4: Int = 24, prefixV6: Int = 64,
-        visit: ((FlowRow) -> Void) throws -> Void
-    ) rethrows -> [Group] {
+    /// An answer: the groups and the window they cover (whole minutes).
+    public struct Answer: Sendable {
+        public var from: Double
+        public var to: Double
+        public var groups: [Group]
+    }
+
+    /// The connections present in [from, to] (widened to whole minutes) that pass
+    /// `keep`, grouped by `keys`; `prefixV4`/`prefixV6` size `remote_net`.
+    public static func read(
+        _ readers: ReaderPool, from: Double, to: Double, keys: [Key], prefixV4: Int = 24, prefixV6: Int = 64,
+        keep: (FlowEntry) -> Bool
+    ) throws -> Answer {
+        let fromMinute = Int64((from / 60).rounded(.down)), toMinute = Int64((to / 60).rounded(.up))
+        let (windowFrom, windowTo) = (Double(fromMinute) * 60, Double(max(toMinute, fromMinute + 1)) * 60)
         var groups: [[String]: Group] = [:]
-        try visit { row in
-            let values = keys.map { value(of: $0, in: row, prefixV4: prefixV4, prefixV6: prefixV6) }
-            var group = groups[values] ?? Group(values: values)
-            group.count += 1
-            if row.closeEventOnly { group.closeEventOnly += 1 }
-            group.bytesSent &+= row.totals?.bytesSent ?? 0
-            group.bytesReceived &+= row.totals?.bytesReceived ?? 0
-            group.retransmits &+= row.totals?.retransmits ?? 0
-            if let duration = row.durationMs { group.durations.append(duration) }
-            if let start = row.firstSeen ?? row.end { group.first = min(group.first ?? start, start) }
-            if let end = row.end { group.last = max(group.last ?? end, end) }
-            groups[values] = group
+        func add(_ entry: FlowEntry) {
+            guard keep(entry) else { return }
+            let values = keys.map { value(of: $0, in: entry, prefixV4: prefixV4, prefixV6: prefixV6) }
+            groups[values, default: Group(values: values)].total.merge(entry.value)
         }
-        return Array(groups.values)
+        try readers.withReader { reader in
+            try reader.flowMinutes(fromMinute: fromMinute, toMinute: Int64(windowTo / 60)) { key, value in
+                add(FlowEntry(proto: key.proto, family: key.family, localAddress: key.localAddress, localPort: key.localPort,
+                              remoteAddress: key.remoteAddress, remotePort: key.remotePort, process: key.process, value: value))
+            }
+            for entry in try openAtEnd(reader, from: windowFrom, to: windowTo) { add(entry) }
+        }
+        return Answer(from: windowFrom, to: windowTo, groups: Array(groups.values))
+    }
+
+    /// The connections of the last sample at or before `to` that had not ended by
+    /// `to` (those that had are in the rollups), present in the window.
+    static func openAtEnd(_ reader: HistoryReader, from: Double, to: Double) throws -> [FlowEntry] {
+        guard let sample = try reader.sample(atOrBefore: to) else { return [] }
+        let connections = try reader.connections(inSample: sample.id)
+        var listening = Set<String>()
+        for connection in connections where isListener(connection) {
+            listening.insert("\(connection.proto.rawValue)/\(connection.netns ?? 0)/\(connection.local.port)")
+        }
+        var entries: [FlowEntry] = []
+        for connection in connections where !isListener(connection) {
+            let end = connection.closedAt ?? connection.lastSeen
+            // Ended before the window's end: counted in the rollups (or before the window).
+            if let end, end < to { continue }
+            let accepted = listening.contains("\(connection.proto.rawValue)/\(connection.netns ?? 0)/\(connection.local.port)")
+            var value = FlowRollupValue()
+            value.add(closeEventOnly: connection.origin.contains(.closeEvent),
+                      start: connection.firstSeenKnown ? connection.firstSeen : nil, end: end, totals: connection.totals)
+            entries.append(FlowEntry(
+                proto: connection.proto, family: connection.family, localAddress: connection.local.address,
+                localPort: accepted ? connection.local.port : nil, remoteAddress: connection.remote.address,
+                remotePort: accepted ? nil : connection.remote.port, process: connection.owners.first?.name, value: value))
+        }
+        return entries
+    }
+
+    private static func isListener(_ connection: HistoricConnection) -> Bool {
+        connection.proto == .tcp ? connection.states.first?.state == .listen : connection.remote.port == 0
     }
 
     /// Sorts by `field` (`count`, `bytes_sent`, `bytes_received`, `retransmits`,
@@ -78,18 +134,18 @@ public enum FlowSummary {
     /// The sort fields `top` accepts.
     public static let sortFields = ["count", "bytes_sent", "bytes_received", "retransmits", "close_event_only"]
 
-    static func value(of key: Key, in row: FlowRow, prefixV4: Int, prefixV6: Int) -> String {
+    static func value(of key: Key, in entry: FlowEntry, prefixV4: Int, prefixV6: Int) -> String {
         switch key {
-        case .localPort: return String(row.local.port)
-        case .remoteAddr: return row.remote.address.description
-        case .remotePort: return String(row.remote.port)
+        case .localPort: return entry.localPort.map(String.init) ?? ephemeral
+        case .remoteAddr: return entry.remoteAddress.description
+        case .remotePort: return entry.remotePort.map(String.init) ?? ephemeral
         case .remoteNet:
             // An IPv4 peer of an IPv6 socket (::ffff:a.b.c.d) groups with IPv4 peers.
-            let address = row.remote.address.ipv4Mapped ?? row.remote.address
+            let address = entry.remoteAddress.ipv4Mapped ?? entry.remoteAddress
             let prefix = address.family == .ipv4 ? prefixV4 : prefixV6
             return address.masked(toPrefix: prefix).description + "/\(prefix)"
-        case .process: return row.process ?? "-"
-        case .proto: return row.proto.rawValue
+        case .process: return entry.process ?? "-"
+        case .proto: return entry.proto.rawValue
         }
     }
 }

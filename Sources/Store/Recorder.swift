@@ -24,6 +24,9 @@ public final class Recorder {
         var closedAt: Double? = nil
         /// Its protocol and endpoints, to recognise its TIME_WAIT successor.
         var endpoints: EndpointsKey
+        /// When it was first seen, and its first owner's name: what its flow rollup needs.
+        var firstSeen: Double?
+        var process: String?
     }
 
     private struct OwnerKey: Hashable {
@@ -48,6 +51,8 @@ public final class Recorder {
     /// Connections left open by the previous run: closed by the first sample of this one.
     private var orphans: [Int64]
     private var previousSample: Int64?
+    /// When `previousSample` was taken: a connection gone without a close event ended then.
+    private var previousSampleAt: Double?
     private let retention: Retention
     private var samplesSinceRetention = 0
     /// Events of the sample being written: for its `changes` row, and per connection
@@ -98,7 +103,9 @@ public final class Recorder {
             .run([.real(Clock.wallSeconds()), .text(version), bootID.map { .text($0) } ?? .null])
         runID = database.lastInsertRowID
         previousSample = lastSample
+        previousSampleAt = try database.scalar("SELECT max(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) }
         connectionsThrough = try database.scalar("SELECT max(id) FROM connections") ?? 0
+        try FlowBackfill.run(database)
     }
 
     deinit {
@@ -112,7 +119,9 @@ public final class Recorder {
     private static func resume(_ database: Database, seenIn: Int64) throws -> [ConnectionKey: OpenConnection] {
         var open: [ConnectionKey: OpenConnection] = [:]
         let statement = try database.prepare("""
-            SELECT id, kind, local_addr, local_port, remote_addr, remote_port, cookie, first_sample, state, process_id, fd, log, netns
+            SELECT id, kind, local_addr, local_port, remote_addr, remote_port, cookie, first_sample, state, process_id, fd, log, netns,
+                   (SELECT taken_at_ms FROM sample_times WHERE sample_times.id = first_sample) AS first_ms,
+                   (SELECT name FROM processes WHERE processes.id = process_id) AS process_name
             FROM connections WHERE last_sample IS NULL
             """)
         defer { statement.reset() }
@@ -142,7 +151,9 @@ public final class Recorder {
             let netns = try row.optionalInt64("netns").map { UInt64(bitPattern: $0) }
             let key = ConnectionKey(netns: netns, cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) }, proto: proto, local: local, remote: remote)
             open[key] = OpenConnection(id: try row.int64("id"), firstSample: first, state: state, owners: owners, backlog: backlog, seenIn: seenIn,
-                                       endpoints: EndpointsKey(netns: netns, proto: proto, local: local, remote: remote))
+                                       endpoints: EndpointsKey(netns: netns, proto: proto, local: local, remote: remote),
+                                       firstSeen: try row.optionalInt64("first_ms").map { Clock.seconds(milliseconds: $0) },
+                                       process: try row.optionalText("process_name"))
         }
         return open
     }
@@ -204,6 +215,10 @@ public final class Recorder {
                 goneIndex = index
                 return index
             }
+            // Closed connections counted per minute (flow_minutes); the ports of this
+            // sample's listeners say which ones were accepted.
+            var flows: [FlowRollupKey: FlowRollupValue] = [:]
+            let listening = ListeningPorts(snapshot)
             var closedByEndpoints: [EndpointsKey: ConnectionKey] = [:]
             for (key, closed) in unclaimed { closedByEndpoints[EndpointsKey(closed.socket)] = key }
             for orphan in orphans {
@@ -246,14 +261,16 @@ public final class Recorder {
                     }
                     working[key] = existing
                 } else {
-                    let id = try insertConnection(socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed })
+                    let firstOwner = owners.min { $0.packed < $1.packed }
+                    let id = try insertConnection(socket, sampleID: sampleID, owner: firstOwner)
                     through = id
                     for extra in owners.sorted(by: { $0.packed < $1.packed }).dropFirst() {
                         event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
                     }
                     let backlog = updateBacklog(socket, nil, id: id, firstSample: sampleID, sample: sampleID)
                     var opened = OpenConnection(id: id, firstSample: sampleID, state: socket.state, owners: owners, backlog: backlog, seenIn: sampleID,
-                                                endpoints: EndpointsKey(socket))
+                                                endpoints: EndpointsKey(socket), firstSeen: snapshot.takenAt,
+                                                process: Self.name(of: firstOwner, among: socket.processes, workingProcesses))
                     if let info = socket.tcpInfo { opened.totals = ConnectionTotals(info) }
                     if let closed = unclaimed.removeValue(forKey: key) {
                         Self.claim(closed, by: socket, &opened)
@@ -284,6 +301,13 @@ public final class Recorder {
                           closedAt.map { .integer(Clock.milliseconds($0)) } ?? .null,
                           totals.map { .blob($0.encode()) } ?? .null, .integer(connection.id)])
                 gone.append(key)
+                let endpoints = connection.endpoints
+                if let end = closedAt ?? previousSampleAt, !ListeningPorts.isListener(proto: endpoints.proto, state: connection.state, remote: endpoints.remote) {
+                    let flow = ClosedFlow(proto: endpoints.proto, local: endpoints.local, remote: endpoints.remote, process: connection.process,
+                                          closeEventOnly: false, start: connection.firstSeen, end: end, totals: totals,
+                                          accepted: listening.accepts(netns: endpoints.netns, proto: endpoints.proto, port: endpoints.local.port))
+                    flows[flow.key, default: FlowRollupValue()].add(closeEventOnly: false, start: flow.start, end: end, totals: totals)
+                }
             }
             for key in gone { working.removeValue(forKey: key) }
             // Sockets that opened and closed between two samples: known only by their
@@ -293,7 +317,16 @@ public final class Recorder {
                 for closed in unclaimed.values.sorted(by: { $0.at < $1.at }) {
                     let inferred = listeners.owners(accepting: closed.socket)
                     let owners = try ownerKeys(inferred, &workingProcesses)
-                    let id = try insertConnection(closed.socket, sampleID: sampleID, owner: owners.min { $0.packed < $1.packed },
+                    let firstOwner = owners.min { $0.packed < $1.packed }
+                    let socket = closed.socket
+                    if !ListeningPorts.isListener(proto: socket.proto, state: socket.state, remote: socket.remote) {
+                        let flow = ClosedFlow(proto: socket.proto, local: socket.local, remote: socket.remote,
+                                              process: Self.name(of: firstOwner, among: inferred, workingProcesses),
+                                              closeEventOnly: true, start: nil, end: closed.at, totals: socket.tcpInfo.map(ConnectionTotals.init),
+                                              accepted: !inferred.isEmpty || listening.accepts(netns: socket.netns, proto: socket.proto, port: socket.local.port))
+                        flows[flow.key, default: FlowRollupValue()].add(closeEventOnly: true, start: nil, end: closed.at, totals: flow.totals)
+                    }
+                    let id = try insertConnection(closed.socket, sampleID: sampleID, owner: firstOwner,
                                                   origin: inferred.isEmpty ? [.closeEvent] : [.closeEvent, .ownerInferred],
                                                   closedAt: closed.at, totals: closed.socket.tcpInfo.map(ConnectionTotals.init))
                     through = id
@@ -303,6 +336,7 @@ public final class Recorder {
                     event(sampleID, id, firstSample: nil, .closed, nil)
                 }
             }
+            try FlowRollupTable.add(flows, to: database)
             try flushEvents(sampleID)
             try database.prepare("UPDATE samples SET connections_through = ? WHERE id = ?").run([.integer(through), .integer(sampleID)])
             if samplesSincePresent >= PresentSet.keyframeEvery {
@@ -318,6 +352,7 @@ public final class Recorder {
         // Only now: a COMMIT that fails (disk full) leaves the transaction rolled back,
         // and the next sample must close against what was really written.
         previousSample = written
+        previousSampleAt = snapshot.takenAt
         open = working
         connectionsThrough = through
         samplesSincePresent = samplesSincePresent >= PresentSet.keyframeEvery ? 1 : samplesSincePresent + 1
@@ -442,6 +477,12 @@ public final class Recorder {
         }
     }
 
+    /// The name of `owner` (a key made from one of `processes`), for its flow rollup.
+    private static func name(of owner: OwnerKey?, among processes: [SocketOwner], _ cache: [ProcessKey: Int64]) -> String? {
+        guard let owner else { return nil }
+        return processes.first { cache[ProcessKey(pid: $0.pid, startTime: $0.startTime)] == owner.process && $0.fd == owner.fd }?.name
+    }
+
     private func ownerKeys(_ socket: Socket, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
         try ownerKeys(socket.processes, &cache)
     }
@@ -529,7 +570,24 @@ public final class Recorder {
             let seriesCutoff = now - retention.seriesSeconds
             try database.prepare("DELETE FROM state_counts_1m WHERE bucket < ?").run([.real(now - min(retention.seriesSeconds, 7 * 86400))])
             try database.prepare("DELETE FROM state_counts_1h WHERE bucket < ?").run([.real(seriesCutoff)])
+            try database.prepare("DELETE FROM flow_minutes WHERE minute < ?").run([.integer(Int64((seriesCutoff / 60).rounded(.down)))])
         }
+        try pruneShortConnections(now: now)
+    }
+
+    /// Connections seen only through their close event are most rows on a busy host;
+    /// they are kept `retention.flowRawSeconds` (their counts live on in flow_minutes).
+    private func pruneShortConnections(now: Double) throws {
+        guard retention.flowRawSeconds < retention.rawSeconds else { return }
+        let cutoff = Clock.milliseconds(now - retention.flowRawSeconds)
+        // Ids grow with time: the rows to go are among those opened by the last sample
+        // before the cutoff.
+        guard let sample = try database.scalar("SELECT max(id) FROM samples WHERE taken_at_ms < ?", [.integer(cutoff)]),
+              let through = try database.scalar("SELECT connections_through FROM samples WHERE id = ?", [.integer(sample)]) else { return }
+        try database.prepare("""
+            DELETE FROM connections WHERE id IN (
+                SELECT id FROM connections WHERE id <= ? AND origin & 1 = 1 AND closed_at_ms < ? ORDER BY id LIMIT ?)
+            """).run([.integer(through), .integer(cutoff), .integer(Int64(retention.batch))])
     }
 }
 
@@ -569,8 +627,11 @@ extension Recorder {
 public struct Retention: Sendable {
     /// Raw rows (connections, events, samples), in seconds; default 7 days.
     public var rawSeconds: Double = 7 * 86400
-    /// Downsampled state-count series, in seconds; default 90 days.
+    /// Downsampled state-count series and flow rollups, in seconds; default 90 days.
     public var seriesSeconds: Double = 90 * 86400
+    /// Connections seen only through their close event (shorter than a sample), in
+    /// seconds; default 2 days. Their counts stay in the flow rollups.
+    public var flowRawSeconds: Double = 2 * 86400
     /// Prune every this many samples.
     public var everySamples = 12
     /// Rows deleted per table per prune, so pruning never stalls a sample.
@@ -653,5 +714,32 @@ struct ListenerOwners {
                 && (listener.family == socket.family || (listener.family == .ipv6 && socket.family == .ipv4 && listener.v6only != true))
         }
         return (exact ?? wildcard)?.processes ?? []
+    }
+}
+
+/// The ports this sample listens on, per namespace and protocol: a connection whose
+/// local port is one of them was accepted (its peer's port is the ephemeral one).
+struct ListeningPorts {
+    private struct Key: Hashable {
+        /// 0: unknown (as in EndpointsKey).
+        var netns: UInt64
+        var proto: TransportProtocol
+        var port: UInt16
+    }
+    private var keys = Set<Key>()
+
+    init(_ snapshot: Snapshot) {
+        for socket in snapshot.sockets where Self.isListener(proto: socket.proto, state: socket.state, remote: socket.remote) {
+            keys.insert(Key(netns: socket.netns ?? 0, proto: socket.proto, port: socket.local.port))
+        }
+    }
+
+    /// A TCP listener or an unconnected UDP socket: not a connection.
+    static func isListener(proto: TransportProtocol, state: SocketState, remote: Endpoint) -> Bool {
+        proto == .tcp ? state == .listen : remote.port == 0
+    }
+
+    func accepts(netns: UInt64?, proto: TransportProtocol, port: UInt16) -> Bool {
+        keys.contains(Key(netns: netns ?? 0, proto: proto, port: port))
     }
 }

@@ -22,6 +22,10 @@
 ///   that changed (names in `counter_names`).
 /// - `state_counts_1m` / `_1h`: the counts downsampled (sums and sample counts per
 ///   bucket), kept longer than raw rows.
+/// - `flow_minutes`: closed connections counted per minute of their end, by the keys
+///   the flow questions group on (ephemeral ports dropped), with bytes and a duration
+///   histogram: "who hammered port 5432" over an hour reads 60 minutes of rows, not
+///   3.6 million connections; kept as long as the state series.
 /// - `export_cursors`: where each `--export-url` receiver stands in the event feed;
 ///   `instance`: the id every exported line carries (see `ExportCursors`).
 enum Schema {
@@ -165,6 +169,31 @@ enum Schema {
             INSERT INTO instance(id, uuid) VALUES(1,
                 lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-'
                 || substr('89ab', 1 + abs(random() % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))));
+            """),
+        // Closed connections per minute of their end (FlowRollup.swift); `flow_backfill`
+        // says rows recorded before this migration are still to be counted (done once
+        // by the next writer).
+        ("007_flow_minutes", """
+            CREATE TABLE flow_minutes(
+                minute INTEGER NOT NULL,
+                kind INTEGER NOT NULL,
+                local_addr BLOB NOT NULL,
+                local_port INTEGER NOT NULL,
+                remote_addr BLOB NOT NULL,
+                remote_port INTEGER NOT NULL,
+                process TEXT NOT NULL,
+                count INTEGER NOT NULL,
+                close_event_only INTEGER NOT NULL,
+                bytes_sent INTEGER NOT NULL,
+                bytes_received INTEGER NOT NULL,
+                retransmits INTEGER NOT NULL,
+                durations BLOB NOT NULL,
+                first_ms INTEGER,
+                last_ms INTEGER,
+                PRIMARY KEY(minute, kind, local_addr, local_port, remote_addr, remote_port, process)
+            ) WITHOUT ROWID;
+            CREATE TABLE flow_backfill(through INTEGER NOT NULL);
+            INSERT INTO flow_backfill(through) SELECT coalesce(max(id), 0) FROM connections;
             """),
     ]
 }

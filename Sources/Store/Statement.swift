@@ -108,6 +108,10 @@ struct RowReader {
     }
     func double(_ name: String) throws -> Double { statement.double(try index(name)) }
     func text(_ name: String) throws -> String { statement.text(try index(name)) }
+    func optionalText(_ name: String) throws -> String? {
+        let column = try index(name)
+        return statement.isNull(column) ? nil : statement.text(column)
+    }
     func blob(_ name: String) throws -> [UInt8] {
         let column = try index(name)
         return statement.isNull(column) ? [] : statement.blob(column)

@@ -15,7 +15,10 @@ enum ServeCommand {
         OptionSpec(long: "db", value: "PATH", help: "SQLite file for history (default ./netstatd.db).", kind: .path),
         OptionSpec(long: "no-history", help: "Keep no history (live endpoints only)."),
         OptionSpec(long: "retention", value: "DURATION", help: "Keep raw history this long (default 7d).", kind: .duration),
-        OptionSpec(long: "series-retention", value: "DURATION", help: "Keep downsampled state counts this long (default 90d).", kind: .duration),
+        OptionSpec(long: "series-retention", value: "DURATION", help: "Keep downsampled state counts and flow rollups this long (default 90d).", kind: .duration),
+        OptionSpec(long: "flow-retention", value: "DURATION",
+                   help: "Keep connections seen only by their close event (shorter than a sample) this long (default 2d); history/flows keeps counting them from its rollups.",
+                   kind: .duration),
         OptionSpec(long: "interval", value: "SECONDS", help: "Seconds between samples (default 5).", kind: .seconds(0.1...3600)),
         OptionSpec(long: "token-file", value: "PATH", help: "File holding the bearer token (or set NETSTATD_TOKEN); SIGHUP re-reads it.", kind: .path),
         OptionSpec(long: "insecure-no-auth", help: "Serve a non-loopback address without a token."),
@@ -109,6 +112,7 @@ enum ServeCommand {
         var retention = Retention()
         if let text = parsed.value("retention") { retention.rawSeconds = try parseDuration(text, option: "retention") }
         if let text = parsed.value("series-retention") { retention.seriesSeconds = try parseDuration(text, option: "series-retention") }
+        if let text = parsed.value("flow-retention") { retention.flowRawSeconds = try parseDuration(text, option: "flow-retention") }
         if !parsed.has("no-history") {
             let path = parsed.value("db") ?? "./netstatd.db"
             do {

@@ -1,5 +1,6 @@
 import CommandLineOptions
 import Foundation
+import HTTP
 import Testing
 @testable import netstatd
 

@@ -8,13 +8,11 @@ import Store
 /// port 5432 between 02:00 and 02:10"), short ones seen through close events included.
 enum FlowRoutes {
     static let filters = ["proto", "family", "port", "local_port", "remote_port", "local_addr", "remote_addr", "process"]
-    /// Rows read at most per request; beyond, the answer says `truncated`.
-    static let scanLimit = 5_000_000
 
     static func flows(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(filters + ["from", "to", "group_by", "prefix", "prefix6", "sort", "limit", "format"])
         let history = try HistoryRoutes.access(context)
-        let (from, to) = try HistoryRoutes.window(context)
+        let (requestedFrom, requestedTo) = try HistoryRoutes.window(context)
         let format = try context.format()
         var keys: [FlowSummary.Key] = []
         for text in try context.query.nonEmptyList("group_by") {
@@ -29,24 +27,20 @@ enum FlowRoutes {
         let sort = try context.query.choice("sort", FlowSummary.sortFields) ?? "count"
         let limit = try context.query.integer("limit", in: 1...100_000) ?? 100
         let filter = try ConnectionFilter(query: context.query)
-        var complete = true
-        let groups = try history.readers.withReader { reader -> [FlowSummary.Group] in
-            if let oldest = try reader.figures().oldest, to < oldest {
-                throw Problem.badParameter("to", try context.query.string("to") ?? "", accepts: "a time after history starts (\(Timestamp.rfc3339(oldest))); older connections are pruned")
-            }
-            return try FlowSummary.summarize(keys: keys, prefixV4: prefixV4, prefixV6: prefixV6) { add in
-                complete = try reader.flowRows(from: from, to: to, limit: scanLimit) { row in
-                    if filter.matches(flow: row) { add(row) }
-                }
-            }
+        if let oldest = try history.readers.withReader({ try $0.figures().oldest }), requestedTo < oldest {
+            throw Problem.badParameter("to", try context.query.string("to") ?? "", accepts: "a time after history starts (\(Timestamp.rfc3339(oldest))); older connections are pruned")
         }
+        let answer = try FlowSummary.read(history.readers, from: requestedFrom, to: requestedTo, keys: keys, prefixV4: prefixV4, prefixV6: prefixV6) {
+            filter.matches(flow: $0)
+        }
+        let (from, to, groups) = (answer.from, answer.to, answer.groups)
         let top = FlowSummary.top(groups, by: sort, limit: limit)
         if format != .json {
             var table = RowTable(columns: keys.map(\.rawValue) + ["count", "count_close_event_only", "bytes_sent", "bytes_received", "retransmits", "duration_p50_ms", "duration_p95_ms"])
             for group in top {
                 table.rows.append(group.values.map { .text($0) } + [
-                    .integer(Int64(group.count)), .integer(Int64(group.closeEventOnly)), .number(Double(group.bytesSent)),
-                    .number(Double(group.bytesReceived)), .number(Double(group.retransmits)),
+                    .integer(Int64(group.count)), .integer(Int64(group.closeEventOnly)), .unsigned(group.bytesSent),
+                    .unsigned(group.bytesReceived), .unsigned(group.retransmits),
                     group.durationPercentile(0.5).map { .number($0.rounded()) } ?? .null,
                     group.durationPercentile(0.95).map { .number($0.rounded()) } ?? .null,
                 ])
@@ -58,7 +52,7 @@ enum FlowRoutes {
             json.key("group_by"); json.beginArray(); for key in keys { json.string(key.rawValue) }; json.endArray()
             json.key("sort"); json.string(sort)
             json.key("groups"); json.number(groups.count)
-            json.key("truncated"); json.bool(!complete)
+            json.key("truncated"); json.bool(false)
         }) { group, json in
             json.beginObject()
             for (key, value) in zip(keys, group.values) { json.key(key.rawValue); json.string(value) }
@@ -85,15 +79,16 @@ enum FlowRoutes {
 extension ConnectionFilter {
     /// The filter on a flow (no state, pid or user: a closed connection has none of them
     /// to filter on; those parameters are refused by the route).
-    func matches(flow: FlowRow) -> Bool {
+    /// A port filter matches the ports a flow keeps: never a client's ephemeral port.
+    func matches(flow: FlowEntry) -> Bool {
         if let protocols, !protocols.contains(flow.proto) { return false }
         if let kept = protocolFamilies[flow.proto], !kept.contains(flow.family) { return false }
         if let families, !families.contains(flow.family) { return false }
-        if let port, flow.local.port != port && flow.remote.port != port { return false }
-        if let localPort, flow.local.port != localPort { return false }
-        if let remotePort, flow.remote.port != remotePort { return false }
-        if let localAddress, !localAddress.matches(flow.local.address) { return false }
-        if let remoteAddress, !remoteAddress.matches(flow.remote.address) { return false }
+        if let port, flow.localPort != port && flow.remotePort != port { return false }
+        if let localPort, flow.localPort != localPort { return false }
+        if let remotePort, flow.remotePort != remotePort { return false }
+        if let localAddress, !localAddress.matches(flow.localAddress) { return false }
+        if let remoteAddress, !remoteAddress.matches(flow.remoteAddress) { return false }
         if let process, flow.process != process { return false }
         return true
     }

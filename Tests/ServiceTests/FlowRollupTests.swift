@@ -1,0 +1,107 @@
+import Foundation
+import Sampling
+@testable import Service
+@testable import Store
+import TestSupport
+import Testing
+
+/// history/flows from the per-minute rollups: accepted and outgoing connections keep
+/// their service port and drop the ephemeral one, nothing is counted twice across
+/// the window's end, and a file recorded before the rollups is counted once.
+struct FlowRollupTests {
+    /// 2 minutes at 1 s: nginx on :80 accepts a connection a second (each lives 2 s),
+    /// and a client opens one to :5432 every 2 s (each lives 4 s).
+    static func record(_ recorder: Recorder, base: Double, seconds: Int = 120) throws {
+        let nginx = Synthetic.owner(10, "nginx")
+        let psql = Synthetic.owner(20, "psql")
+        let listener = Synthetic.socket(cookie: 1, state: .listen, local: 80, owners: [nginx])
+        for second in 0..<seconds {
+            var sockets = [listener]
+            for started in max(0, second - 1)...second {
+                sockets.append(Synthetic.socket(cookie: 1000 + UInt64(started), state: .established, local: 80,
+                                                remote: UInt16(40000 + started), owners: [nginx]))
+            }
+            for started in stride(from: 0, through: second, by: 2) where second - started < 4 {
+                sockets.append(Synthetic.socket(cookie: 5000 + UInt64(started), state: .established, local: UInt16(50000 + started),
+                                                remote: 5432, owners: [psql]))
+            }
+            try recorder.record(Synthetic.snapshot(at: base + Double(second), sockets))
+        }
+    }
+
+    static func groups(_ path: String, from: Double, to: Double, keys: [FlowSummary.Key]) throws -> [[String]: FlowSummary.Group] {
+        let answer = try FlowSummary.read(ReaderPool(path: path), from: from, to: to, keys: keys) { _ in true }
+        return Dictionary(answer.groups.map { ($0.values, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    @Test("accepted and outgoing connections by their service ports; durations from the histogram")
+    func servicePorts() throws {
+        let dir = try Synthetic.temporaryDirectory("flow-rollups")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_040.0  // a whole minute
+        let recorder = try Recorder(path: path, version: "test")
+        try Self.record(recorder, base: base)
+        let byLocal = try Self.groups(path, from: base, to: base + 119, keys: [.localPort])
+        // 120 accepted (118 closed in the rollups, 2 open at the end), 60 outgoing.
+        #expect(byLocal[["80"]]?.count == 120)
+        #expect(byLocal[[FlowSummary.ephemeral]]?.count == 60)
+        let byRemote = try Self.groups(path, from: base, to: base + 119, keys: [.remotePort, .process])
+        #expect(byRemote[[FlowSummary.ephemeral, "nginx"]]?.count == 120)
+        #expect(byRemote[["5432", "psql"]]?.count == 60)
+        // Each accepted connection was last seen 1 s after it was first seen: the median
+        // is that second, within a histogram bucket (about 19%).
+        let median = try #require(byLocal[["80"]]?.durationPercentile(0.5))
+        #expect(median > 1000 / 1.2 && median < 1000 * 1.2, "median \(median) ms")
+        // One rollup row per key and minute.
+        let database = try Database(path: path, mode: .readOnly)
+        #expect(try database.scalar("SELECT count(*) FROM flow_minutes") ?? 0 <= 6)
+    }
+
+    @Test("a connection open at the window's end is counted once, and once again only after it closes")
+    func noDoubleCountAcrossTheEnd() throws {
+        let dir = try Synthetic.temporaryDirectory("flow-edge")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_040.0
+        let recorder = try Recorder(path: path, version: "test")
+        let nginx = Synthetic.owner(10, "nginx")
+        let listener = Synthetic.socket(cookie: 1, state: .listen, local: 80, owners: [nginx])
+        let long = Synthetic.socket(cookie: 2, state: .established, local: 80, remote: 40001, owners: [nginx])
+        for second in 0..<90 {
+            try recorder.record(Synthetic.snapshot(at: base + Double(second), second < 70 ? [listener, long] : [listener]))
+        }
+        // The first minute: it was open throughout (not yet in any rollup).
+        #expect(try Self.groups(path, from: base, to: base + 59, keys: [.localPort])[["80"]]?.count == 1)
+        // Both minutes: it closed in the second one, counted there and only there.
+        let both = try Self.groups(path, from: base, to: base + 119, keys: [.localPort])
+        #expect(both[["80"]]?.count == 1)
+        #expect(both[["80"]]?.durationsKnown == 1)
+    }
+
+    @Test("a file recorded before the rollups existed is counted once, by the next writer")
+    func backfill() throws {
+        let dir = try Synthetic.temporaryDirectory("flow-backfill")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_040.0
+        do {
+            let recorder = try Recorder(path: path, version: "test")
+            try Self.record(recorder, base: base)
+        }
+        let before = try Self.groups(path, from: base, to: base + 119, keys: [.localPort, .remotePort])
+        // As a file from before migration 007: no rollups, the marker set.
+        do {
+            let database = try Database(path: path)
+            try database.prepare("DELETE FROM flow_minutes").run([])
+            try database.prepare("INSERT INTO flow_backfill(through) SELECT max(id) FROM connections").run([])
+            database.close()
+        }
+        #expect(try Self.groups(path, from: base, to: base + 119, keys: [.localPort])[["80"]]?.count == 2, "only the open ones without rollups")
+        _ = try Recorder(path: path, version: "test")
+        let after = try Self.groups(path, from: base, to: base + 119, keys: [.localPort, .remotePort])
+        #expect(after.mapValues(\.count) == before.mapValues(\.count))
+        let database = try Database(path: path, mode: .readOnly)
+        #expect(try database.scalar("SELECT count(*) FROM flow_backfill") == 0, "done once")
+    }
+}

@@ -90,30 +90,22 @@ public enum FlowSummary {
     /// `to` (those that had are in the rollups), present in the window.
     static func openAtEnd(_ reader: HistoryReader, from: Double, to: Double) throws -> [FlowEntry] {
         guard let sample = try reader.sample(atOrBefore: to) else { return [] }
-        let connections = try reader.connections(inSample: sample.id)
-        var listening = Set<String>()
-        for connection in connections where isListener(connection) {
-            listening.insert("\(connection.proto.rawValue)/\(connection.netns ?? 0)/\(connection.local.port)")
-        }
+        let connections = try reader.openFlows(atSample: sample.id)
+        struct Port: Hashable { var proto: TransportProtocol; var netns: UInt64?; var port: UInt16 }
+        let listening = Set(connections.filter(\.isListener).map { Port(proto: $0.proto, netns: $0.netns, port: $0.local.port) })
         var entries: [FlowEntry] = []
-        for connection in connections where !isListener(connection) {
-            let end = connection.closedAt ?? connection.lastSeen
+        for connection in connections where !connection.isListener {
             // Ended before the window's end: counted in the rollups (or before the window).
-            if let end, end < to { continue }
-            let accepted = listening.contains("\(connection.proto.rawValue)/\(connection.netns ?? 0)/\(connection.local.port)")
+            if let end = connection.end, end < to { continue }
+            let accepted = listening.contains(Port(proto: connection.proto, netns: connection.netns, port: connection.local.port))
             var value = FlowRollupValue()
-            value.add(closeEventOnly: connection.origin.contains(.closeEvent),
-                      start: connection.firstSeenKnown ? connection.firstSeen : nil, end: end, totals: connection.totals)
+            value.add(closeEventOnly: connection.closeEventOnly, start: connection.start, end: connection.end, totals: connection.totals)
             entries.append(FlowEntry(
                 proto: connection.proto, family: connection.family, localAddress: connection.local.address,
                 localPort: accepted ? connection.local.port : nil, remoteAddress: connection.remote.address,
-                remotePort: accepted ? nil : connection.remote.port, process: connection.owners.first?.name, value: value))
+                remotePort: accepted ? nil : connection.remote.port, process: connection.process, value: value))
         }
         return entries
-    }
-
-    private static func isListener(_ connection: HistoricConnection) -> Bool {
-        connection.proto == .tcp ? connection.states.first?.state == .listen : connection.remote.port == 0
     }
 
     /// Sorts by `field` (`count`, `bytes_sent`, `bytes_received`, `retransmits`,

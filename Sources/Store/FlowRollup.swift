@@ -300,3 +300,72 @@ enum FlowBackfill {
         try database.prepare("DELETE FROM flow_backfill").run([])
     }
 }
+
+/// A connection present at a sample, as the flow questions need it: read with a
+/// narrow column list (no logs), so tens of thousands of TIME_WAITs cost milliseconds.
+public struct OpenFlow: Sendable {
+    public var proto: TransportProtocol
+    public var family: AddressFamily
+    public var local: Endpoint
+    public var remote: Endpoint
+    public var netns: UInt64?
+    /// A TCP listener or an unconnected UDP socket: not a connection.
+    public var isListener: Bool
+    /// Its first owner's name.
+    public var process: String?
+    public var closeEventOnly: Bool
+    /// First seen (nil when only its close event is known).
+    public var start: Double?
+    /// Its close time or last sample; nil while open.
+    public var end: Double?
+    public var totals: ConnectionTotals?
+}
+
+extension HistoryReader {
+    /// The connections present at sample `sampleID`.
+    public func openFlows(atSample sampleID: Int64) throws -> [OpenFlow] {
+        let ids = try presentIDs(atSample: sampleID).sorted()
+        var flows: [OpenFlow] = []
+        flows.reserveCapacity(ids.count)
+        let statement = try database.prepare("""
+            SELECT c.kind, c.state, c.local_addr, c.local_port, c.remote_addr, c.remote_port, c.origin, c.closed_at_ms, c.totals, c.netns,
+                   f.taken_at_ms AS first_ms, l.taken_at_ms AS last_ms, p.name AS process
+            FROM connections c
+            LEFT JOIN sample_times f ON f.id = c.first_sample
+            LEFT JOIN sample_times l ON l.id = c.last_sample
+            LEFT JOIN processes p ON p.id = c.process_id
+            WHERE c.id IN (SELECT value FROM json_each(?)) ORDER BY c.id
+            """)
+        var addresses: [[UInt8]: IPAddress] = [:]
+        for start in stride(from: 0, to: ids.count, by: 20_000) {
+            let batch = ids[start..<min(ids.count, start + 20_000)]
+            try statement.bind([.text("[" + batch.map(String.init).joined(separator: ",") + "]")])
+            defer { statement.reset() }
+            while try statement.step() {
+                let row = try RowReader(statement)
+                func address(_ column: String) throws -> IPAddress {
+                    let bytes = try row.blob(column)
+                    if let known = addresses[bytes] { return known }
+                    let decoded = AddressBytes.decode(bytes)
+                    addresses[bytes] = decoded
+                    return decoded
+                }
+                let (proto, family) = ConnectionKind.decode(try row.int64("kind"))
+                let state = SocketState(rawValue: UInt8(truncatingIfNeeded: try row.int64("state"))) ?? .close
+                let remote = Endpoint(address: try address("remote_addr"), port: UInt16(truncatingIfNeeded: try row.int64("remote_port")))
+                let origin = ConnectionOrigin(rawValue: try row.int64("origin"))
+                let closedAt = try row.optionalInt64("closed_at_ms").map { Clock.seconds(milliseconds: $0) }
+                let lastSeen = try row.optionalInt64("last_ms").map { Clock.seconds(milliseconds: $0) }
+                flows.append(OpenFlow(
+                    proto: proto, family: family,
+                    local: Endpoint(address: try address("local_addr"), port: UInt16(truncatingIfNeeded: try row.int64("local_port"))),
+                    remote: remote, netns: try row.optionalInt64("netns").map { UInt64(bitPattern: $0) },
+                    isListener: ListeningPorts.isListener(proto: proto, state: state, remote: remote),
+                    process: try row.optionalText("process"), closeEventOnly: origin.contains(.closeEvent),
+                    start: origin.contains(.closeEvent) ? nil : try row.optionalInt64("first_ms").map { Clock.seconds(milliseconds: $0) },
+                    end: closedAt ?? lastSeen, totals: ConnectionTotals.decode(try row.blob("totals"))))
+            }
+        }
+        return flows
+    }
+}

@@ -9,6 +9,7 @@ let commands: [(name: String, abstract: String, run: ([String]) throws -> Int32)
     ("counters", "Measure counter reading.", BenchCountersCommand.main),
     ("sampler", "Measure steady-state sampling cost.", BenchSamplerCommand.main),
     ("namespaces", "Measure sampling every network namespace.", BenchNamespacesCommand.main),
+    ("flows", "Measure history/flows over an hour of short connections.", BenchFlowsCommand.main),
 ]
 
 let usage = "usage: netstatd-bench <command> [options]\n\ncommands:\n"

@@ -312,6 +312,7 @@
         (td, s) => {
           const q = s.accept_queue;
           if (!q) { setText(td, '-'); return; }
+          if (q.backlog === null) { setText(td, `${q.depth} / ? (backlog unknown: read from /proc)`); return; }
           const fraction = q.backlog > 0 ? q.depth / q.backlog : (q.depth > 0 ? 1 : 0);
           meter(td, fraction, fraction >= 1 && q.depth > 0 ? 'full' : fraction >= 0.5 ? 'high' : '');
           let text = td.querySelector('.meter-text');

@@ -565,7 +565,7 @@ components:
         local: {$ref: "#/components/schemas/Endpoint"}
         remote: {$ref: "#/components/schemas/Endpoint"}
         recv_q: {type: integer, description: "Unread bytes; for a listener, the accept queue"}
-        send_q: {type: integer, description: "Unacknowledged bytes; for a listener, the backlog limit"}
+        send_q: {type: [integer, "null"], description: "Unacknowledged bytes; for a listener, the backlog limit (null from the /proc fallback, which does not report it)"}
         accept_queue:
           type: object
           description: Listeners only, spelling out what recv_q and send_q mean for them
@@ -573,7 +573,7 @@ components:
           required: [depth, backlog]
           properties:
             depth: {type: integer}
-            backlog: {type: integer}
+            backlog: {type: [integer, "null"], description: "null from the /proc fallback, which does not report it"}
         uid: {type: integer}
         user: {type: string}
         inode: {type: integer, description: 0 for sockets no process can hold (TIME_WAIT)}

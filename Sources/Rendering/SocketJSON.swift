@@ -29,15 +29,18 @@ public enum SocketJSON {
         json.key("state"); json.string(socket.stateName)
         json.key("local"); endpoint(socket.local, to: &json)
         json.key("remote"); endpoint(socket.remote, to: &json)
+        // A listener read from /proc (no cookie: netlink always gives one) has 0 in
+        // tx_queue where netlink reports its backlog: unknown, not 0.
+        let backlogUnknown = socket.proto == .tcp && socket.state == .listen && socket.cookie == nil
         json.key("recv_q"); json.number(socket.recvQ)
-        json.key("send_q"); json.number(socket.sendQ)
+        json.key("send_q"); if backlogUnknown { json.null() } else { json.number(socket.sendQ) }
         if socket.proto == .tcp && socket.state == .listen {
             // For a listener the kernel reports the accept queue in Recv-Q and the
             // backlog limit in Send-Q; spelt out so nobody has to know that.
             json.key("accept_queue")
             json.beginObject()
             json.key("depth"); json.number(socket.recvQ)
-            json.key("backlog"); json.number(socket.sendQ)
+            json.key("backlog"); if backlogUnknown { json.null() } else { json.number(socket.sendQ) }
             json.endObject()
         }
         json.key("uid"); json.number(socket.uid)

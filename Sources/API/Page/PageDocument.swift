@@ -462,6 +462,7 @@ public enum PageDocument {
         (td, s) => {
           const q = s.accept_queue;
           if (!q) { setText(td, '-'); return; }
+          if (q.backlog === null) { setText(td, `${q.depth} / ? (backlog unknown: read from /proc)`); return; }
           const fraction = q.backlog > 0 ? q.depth / q.backlog : (q.depth > 0 ? 1 : 0);
           meter(td, fraction, fraction >= 1 && q.depth > 0 ? 'full' : fraction >= 0.5 ? 'high' : '');
           let text = td.querySelector('.meter-text');
@@ -1536,7 +1537,7 @@ tr.pinned-row td { background: transparent; }
 
 """###
     /// SHA-256 of `script`, base64: the hash Content-Security-Policy's script-src allows.
-    public static let scriptSHA256 = "IlH6t/mVpONp+cg96vWhAqh9x8fQ4P7jPz8b+Vy/oBE="
+    public static let scriptSHA256 = "rkvpTOaIBqylZevX11AO51Q2QP75BAr+PsrgZhcCp0Q="
     /// SHA-256 of `style`, base64: the hash Content-Security-Policy's style-src allows.
     public static let styleSHA256 = "3yqnNtI1gZQXCMCNQR3qojczJYVp0QKNqu+UIdFtNHE="
 }

@@ -17,4 +17,7 @@ static inline int netstatd_setns(int fd, int nstype) { return (int)syscall(SYS_s
 // SO_NETNS_COOKIE (include/uapi/asm-generic/socket.h, Linux 5.14): the 64-bit cookie of
 // a socket's network namespace, never reused, unlike the namespace's inode.
 #define NETSTATD_SO_NETNS_COOKIE 71
+// eventfd(2), which Glibc's Swift module leaves out: wakes the thread polling the
+// close-event sockets when the set of namespaces it follows changes.
+#include <sys/eventfd.h>
 #endif

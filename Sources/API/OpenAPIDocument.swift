@@ -755,16 +755,47 @@ components:
             writer_lag_seconds: {type: [number, "null"], description: Age of the newest sample written}
             close_events:
               type: [object, "null"]
-              description: "The reader of the kernel's socket close events (null when none runs)"
+              description: >-
+                The reader of the kernel's socket close events (null when none runs). The
+                events belong to a network namespace: it listens in netstatd's own and
+                inside every other namespace sampled; the totals count them all.
               additionalProperties: false
-              required: [running, unavailable, received, overflows, dropped, receive_buffer_bytes]
+              required: [running, unavailable, received, overflows, dropped, receive_buffer_bytes, namespaces, by_namespace, namespaces_not_followed]
               properties:
                 running: {type: boolean}
                 unavailable: {type: [string, "null"], description: "Why it is not running, naming the capability (CAP_NET_ADMIN) when that is the reason"}
-                received: {type: integer}
-                overflows: {type: integer, description: Times the kernel dropped events (ENOBUFS)}
+                received: {type: integer, description: Events received since start, in every namespace}
+                overflows: {type: integer, description: Times the kernel dropped events (ENOBUFS), in every namespace}
                 dropped: {type: integer, description: Events dropped because netstatd's queue was full}
-                receive_buffer_bytes: {type: integer}
+                receive_buffer_bytes: {type: integer, description: The receive buffer of the socket in netstatd's own namespace}
+                namespaces: {type: integer, description: Network namespaces whose close events are read, netstatd's own included}
+                by_namespace:
+                  type: array
+                  description: Each namespace whose close events are read, netstatd's own first
+                  items:
+                    type: object
+                    additionalProperties: false
+                    required: [inode, name, received, overflows, receive_buffer_bytes]
+                    properties:
+                      inode: {type: [integer, "null"], description: The namespace's inode (null for netstatd's own when it cannot be told)}
+                      name: {type: [string, "null"], description: Its ip netns name}
+                      received: {type: integer, description: Events received from it since it was followed}
+                      overflows: {type: integer, description: Times the kernel dropped its events (ENOBUFS)}
+                      receive_buffer_bytes: {type: integer}
+                namespaces_not_followed:
+                  type: array
+                  description: >-
+                    Namespaces the last sample found whose close events cannot be read, with why
+                    (entering one needs CAP_SYS_ADMIN, joining its groups CAP_NET_ADMIN); their
+                    short connections are not recorded, the rest of their history is.
+                  items:
+                    type: object
+                    additionalProperties: false
+                    required: [inode, name, reason]
+                    properties:
+                      inode: {type: integer}
+                      name: {type: [string, "null"]}
+                      reason: {type: string}
         exports:
           type: array
           description: >-

@@ -142,6 +142,9 @@ public final class Collector {
         case .only(let names): found = discovery.all().filter { namespace in names.contains { namespace.isNamed($0) } }
         }
         guard !found.isEmpty else {
+            // None in scope now (every named one gone, say): the sockets held in
+            // namespaces found before are closed all the same.
+            _ = entered.update([])
             // No namespace could be identified (no /proc/self/ns/net): read our own,
             // unlabelled, as before namespaces were known.
             return options.namespaces == .host || options.namespaces == .all

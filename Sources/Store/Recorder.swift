@@ -692,22 +692,27 @@ struct ConnectionKey: Hashable {
     }
 }
 
-/// The TCP listeners of a snapshot by port, to name the processes that accepted a
-/// connection seen only through its close event: its local address and port are a
-/// listener's (that address, or a wildcard one of its family; an IPv6 wildcard that
-/// is not v6only also takes IPv4).
+/// The TCP listeners of a snapshot by namespace and port, to name the processes that
+/// accepted a connection seen only through its close event: its local address and
+/// port are a listener's in its own namespace (that address, or a wildcard one of its
+/// family; an IPv6 wildcard that is not v6only also takes IPv4).
 struct ListenerOwners {
-    private var byPort: [UInt16: [Socket]] = [:]
+    private struct PortKey: Hashable {
+        var netns: UInt64?
+        var port: UInt16
+    }
+
+    private var byPort: [PortKey: [Socket]] = [:]
 
     init(_ snapshot: Snapshot) {
         for socket in snapshot.sockets where socket.proto == .tcp && socket.state == .listen && !socket.processes.isEmpty {
-            byPort[socket.local.port, default: []].append(socket)
+            byPort[PortKey(netns: socket.netns, port: socket.local.port), default: []].append(socket)
         }
     }
 
     /// The owners of the listener that accepted `socket`, or none.
     func owners(accepting socket: Socket) -> [SocketOwner] {
-        guard socket.proto == .tcp, let listeners = byPort[socket.local.port] else { return [] }
+        guard socket.proto == .tcp, let listeners = byPort[PortKey(netns: socket.netns, port: socket.local.port)] else { return [] }
         let exact = listeners.first { $0.local.address == socket.local.address }
         let wildcard = listeners.first { listener in
             listener.local.address.isUnspecified

@@ -105,8 +105,9 @@ enum ServeCommand {
         let exportURLs = try ExportWiring.urls(parsed)
         var recorder: Recorder?
         var history: HistoryAccess?
-        // The kernel's close events: every connection's end, even one shorter than a sample.
-        let closeEvents = CloseEventReader()
+        // The kernel's close events: every connection's end, even one shorter than a
+        // sample, in each namespace sampled.
+        let closeEvents = CloseEventReader(procRoot: options.procRoot)
         let closedByPort = ClosedByPort()
         // Checked even with --no-history: a mistyped flag is an error wherever it is.
         var retention = Retention()
@@ -172,10 +173,13 @@ enum ServeCommand {
             if let reason = closeEvents.start() {
                 StandardError.line("netstatd: close events unavailable (\(reason)); connections shorter than a sample are not recorded")
             }
+            closeEvents.follow(first.namespaces)
         }
         let sampler = Sampler(interval: interval) { missedSlots in
             let snapshot = live.refresh()
             let counters = stats.refresh()
+            // Namespaces new in this sample are followed from now on, those gone dropped.
+            if writer != nil { closeEvents.follow(snapshot.namespaces) }
             let (events, overflows) = closeEvents.drain()
             closedByPort.observe(events, in: snapshot)
             writer?.record(snapshot, counters: counters, missedSlots: missedSlots, closeEvents: events, closeOverflows: overflows)

@@ -1,6 +1,8 @@
 import API
 import Foundation
 import Sampling
+import Service
+import Store
 import TestSupport
 import Testing
 
@@ -35,6 +37,38 @@ struct ServiceStatusTests {
         }
         let health = try server.get("/healthz")
         #expect(health.status == 200, "missing capabilities never fail /healthz")
+        if canValidateContract {
+            let (ok, report) = try contract.verify()
+            #expect(ok, "responses differ from openapi.yaml:\n\(report)")
+        }
+    }
+
+    @Test("status describes the close-event reader: totals, the namespaces followed, those not followed and why",
+          .enabled(if: TestEnvironment.isRoot, "the close-event groups need CAP_NET_ADMIN"))
+    func statusCloseEvents() throws {
+        let directory = try Synthetic.temporaryDirectory("status-close")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("h.db").path
+        do { _ = try Recorder(path: path, version: "test") }
+        let reader = CloseEventReader()
+        #expect(reader.start() == nil)
+        defer { reader.stop() }
+        // Neither a process nor a mount to enter it through: listed, not followed.
+        reader.follow([NetNamespace(inode: 1, name: "ghost")])
+        let recorderStatus = RecorderStatus()
+        let history = HistoryAccess(readers: ReaderPool(path: path, status: recorderStatus), status: recorderStatus, path: path, closeEvents: reader)
+        let server = try LiveServer(history: history)
+        let status = try server.get("/api/v1/status")
+        contract.record(status, path: "/api/v1/status")
+        let events = try #require((status.json["history"] as? [String: Any])?["close_events"] as? [String: Any], "\(status.text)")
+        #expect(events["running"] as? Bool == true)
+        #expect(events["namespaces"] as? Int == 1, "netstatd's own")
+        let own = try NamespaceTrio.inode("/proc/self/ns/net")
+        #expect((events["by_namespace"] as? [[String: Any]])?.map { $0["inode"] as? UInt64 } == [own])
+        let notFollowed = events["namespaces_not_followed"] as? [[String: Any]] ?? []
+        #expect(notFollowed.count == 1 && notFollowed.first?["inode"] as? Int == 1 && notFollowed.first?["name"] as? String == "ghost", "\(notFollowed)")
+        let metrics = try server.get("/metrics")
+        #expect(metrics.text.contains("netstatd_close_events_namespaces 1\n") && metrics.text.contains("netstatd_close_events_namespaces_not_followed 1\n"))
         if canValidateContract {
             let (ok, report) = try contract.verify()
             #expect(ok, "responses differ from openapi.yaml:\n\(report)")

@@ -12,6 +12,11 @@ namespaces the test made.
   churn N
       Makes N short-lived namespaces one after another (a child unshares, lives
       0-5 ms, exits), at most 2 at a time, for a sampler to race against.
+  burst ADDR:PORT
+      Listens (TCP) on ADDR:PORT in the caller's namespace. Each line "COUNT BYTES"
+      read makes COUNT short connections to it, one after another: connect, send
+      BYTES + i bytes, read them at the accepted end, close the client then the
+      server. Prints the client ports, in order, once they are all closed.
 """
 import ctypes
 import json
@@ -126,6 +131,37 @@ def churn(count):
     hold(until=60)
 
 
+def burst(args):
+    host, port = split(args[0])
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(64)
+    print(json.dumps({"pid": os.getpid(), "listening": "%s:%d" % listener.getsockname()}), flush=True)
+    deadline = time.monotonic() + HOLD_SECONDS
+    while time.monotonic() < deadline:
+        line = sys.stdin.readline()
+        if not line:
+            return
+        count, size = (int(x) for x in line.split())
+        ports = []
+        for i in range(count):
+            client = socket.create_connection((host, port), timeout=10)
+            server, _ = listener.accept()
+            payload = b"x" * (size + i)
+            client.sendall(payload)
+            got = 0
+            while got < len(payload):
+                chunk = server.recv(65536)
+                if not chunk:
+                    break
+                got += len(chunk)
+            ports.append(client.getsockname()[1])
+            client.close()
+            server.close()
+        print(json.dumps({"made": count, "client_ports": ports}), flush=True)
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "peer":
@@ -134,6 +170,8 @@ def main():
         holders(int(args[0]))
     elif mode == "churn":
         churn(int(args[0]))
+    elif mode == "burst":
+        burst(args)
     else:
         raise SystemExit("unknown mode %r" % mode)
 

@@ -89,6 +89,29 @@ enum MetaRoutes {
                 json.key("overflows"); json.number(events.overflows)
                 json.key("dropped"); json.number(events.dropped)
                 json.key("receive_buffer_bytes"); json.number(events.receiveBufferBytes)
+                json.key("namespaces"); json.number(events.namespaces)
+                json.key("by_namespace")
+                json.beginArray()
+                for figures in events.byNamespace {
+                    json.beginObject()
+                    json.key("inode"); if let inode = figures.inode { json.number(inode) } else { json.null() }
+                    json.key("name"); if let name = figures.name { json.string(name) } else { json.null() }
+                    json.key("received"); json.number(figures.received)
+                    json.key("overflows"); json.number(figures.overflows)
+                    json.key("receive_buffer_bytes"); json.number(figures.receiveBufferBytes)
+                    json.endObject()
+                }
+                json.endArray()
+                json.key("namespaces_not_followed")
+                json.beginArray()
+                for unread in events.notFollowed {
+                    json.beginObject()
+                    json.key("inode"); json.number(unread.inode)
+                    json.key("name"); if let name = unread.name { json.string(name) } else { json.null() }
+                    json.key("reason"); json.string(unread.reason)
+                    json.endObject()
+                }
+                json.endArray()
                 json.endObject()
             } else {
                 json.null()

@@ -169,6 +169,10 @@ enum MetricsRoute {
                 sample("netstatd_close_events_lost_total", [], Double(events.dropped))
                 family("netstatd_close_events_overflows_total", "counter", "Times the kernel dropped close events because netstatd fell behind (ENOBUFS).")
                 sample("netstatd_close_events_overflows_total", [], Double(events.overflows))
+                family("netstatd_close_events_namespaces", "gauge", "Network namespaces whose close events are read, netstatd's own included.")
+                sample("netstatd_close_events_namespaces", [], Double(events.namespaces))
+                family("netstatd_close_events_namespaces_not_followed", "gauge", "Network namespaces sampled whose close events cannot be read (see /api/v1/status).")
+                sample("netstatd_close_events_namespaces_not_followed", [], Double(events.notFollowed.count))
             }
             if let closed = history.closedByPort?.current, !closed.isEmpty {
                 let ports = closed.keys.sorted()

@@ -44,54 +44,26 @@ final class NamespaceReaderTable {
         readers = readers.filter { present.contains($0.key) }
         refused = refused.filter { present.contains($0.key) }
 
-        var pending: [(inode: UInt64, fd: Int32)] = []
-        defer { for entry in pending { close(entry.fd) } }
+        var entering: [NetNamespace] = []
         for namespace in namespaces where !namespace.isOwn && readers[namespace.inode] == nil {
             if let reason = refused[namespace.inode] {
                 result.failures[namespace.inode] = reason
-                continue
-            }
-            // A bind mount names the namespace for good; a pid may already name a
-            // different process, which the inode check below catches.
-            guard let path = namespace.mountPath ?? namespace.pid.map({ "\(procRoot)/\($0)/ns/net" }) else { continue }
-            if readers.count + pending.count + 32 >= Self.fileLimit() { Self.raiseFileLimit() }
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                let code = errno
-                switch code {
-                case ENOENT, ESRCH:
-                    result.vanished.insert(namespace.inode)
-                case EACCES, EPERM:
-                    refused[namespace.inode] = "open \(path): \(Self.text(code))"
-                    result.failures[namespace.inode] = refused[namespace.inode]
-                default:
-                    result.failures[namespace.inode] = "open \(path): \(Self.text(code))"
-                }
-                continue
-            }
-            var info = stat()
-            guard fstat(fd, &info) == 0, UInt64(info.st_ino) == namespace.inode else {
-                close(fd)
-                result.vanished.insert(namespace.inode)
-                continue
-            }
-            pending.append((namespace.inode, fd))
-        }
-
-        let outcomes = NamespaceEntry.openSockDiag(inNamespaces: pending.map(\.fd))
-        for (entry, outcome) in zip(pending, outcomes) {
-            switch outcome {
-            case .socket(let socket):
-                readers[entry.inode] = SockDiagReader(socket: NetlinkSocket(adopting: socket))
-            case .failed(let call, let code):
-                var reason = "\(call): \(Self.text(code))"
-                if call == "setns" && code == EPERM {
-                    reason += " (entering another network namespace needs CAP_SYS_ADMIN)"
-                    refused[entry.inode] = reason
-                }
-                result.failures[entry.inode] = reason
+            } else {
+                entering.append(namespace)
             }
         }
+        let entered = NamespaceEntry.enter(entering, procRoot: procRoot, held: readers.count) {
+            let socket = NetlinkSocket.openSockDiag()
+            return socket >= 0 ? .socket(socket) : .failed(call: "socket", errno: errno)
+        }
+        for (inode, socket) in entered.sockets {
+            readers[inode] = SockDiagReader(socket: NetlinkSocket(adopting: socket))
+        }
+        for (inode, failure) in entered.failures {
+            result.failures[inode] = failure.reason
+            if failure.refused { refused[inode] = failure.reason }
+        }
+        result.vanished = entered.vanished
         return result
     }
 
@@ -99,24 +71,5 @@ final class NamespaceReaderTable {
     func removeAll() {
         readers.removeAll()
         refused.removeAll()
-    }
-
-    private static func text(_ code: Int32) -> String {
-        "\(String(cString: strerror(code))) (errno \(code))"
-    }
-
-    private static func fileLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return Int.max }
-        return limit.rlim_cur >= UInt64(Int.max) ? Int.max : Int(limit.rlim_cur)
-    }
-
-    /// One socket per namespace can pass the usual soft limit of 1,024 fds on a host
-    /// with many containers; the hard limit is what the administrator allows.
-    private static func raiseFileLimit() {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 }

@@ -5,7 +5,9 @@ internal import CNetlink
 /// cookie, the state it ended in and, for TCP, its final tcp_info. uid and inode are
 /// 0 and there is no owner: the process is gone from the socket by then.
 public struct CloseEvent: Sendable {
-    /// The socket as the event describes it (uid, inode and processes empty).
+    /// The socket as the event describes it (uid, inode and processes empty); its
+    /// `netns` is the namespace it lived in when read in another namespace than
+    /// netstatd's (`CloseEventSocket.netns`), nil for netstatd's own.
     public var socket: Socket
     /// When netstatd received the event (Unix seconds, whole milliseconds): within
     /// the reader's latency of the real close.
@@ -24,15 +26,26 @@ public struct CloseEvent: Sendable {
 /// A NETLINK_SOCK_DIAG socket subscribed to the kernel's socket close events: the
 /// multicast groups SKNLGRP_INET{,6}_{TCP,UDP}_DESTROY (include/uapi/linux/sock_diag.h),
 /// the stream `ss -E` prints. Joining needs CAP_NET_ADMIN; the groups belong to the
-/// network namespace the socket was created in. A reader that falls behind gets
-/// ENOBUFS: the kernel dropped messages, which `receive` reports as an overflow.
+/// network namespace the socket was created in (`open(in:)` makes one inside each of
+/// other namespaces). A reader that falls behind gets ENOBUFS: the kernel dropped
+/// messages, which `receive` and `drain` report as an overflow.
 public final class CloseEventSocket {
     private let fd: Int32
-    private var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+    /// `receive`'s buffer, made on its first call: sockets read through `drain`
+    /// share their caller's instead (one per namespace would cost 256 KiB each).
+    private var buffer: [UInt8] = []
     /// The receive buffer the kernel granted, in bytes.
     public let receiveBufferBytes: Int
+    /// The inode of the network namespace the socket listens in, which every event it
+    /// reads carries as `socket.netns`; nil for one opened in the caller's own
+    /// namespace, whose events keep `netns` nil (the Recorder takes them as the
+    /// snapshot's own namespace's, as it did before namespaces were followed).
+    public let netns: UInt64?
 
-    /// What one `receive` call found.
+    /// The size of the buffer `drain` wants: the largest datagram the kernel sends.
+    public static let datagramBufferSize = 256 * 1024
+
+    /// What one `receive` or `drain` call found.
     public struct Outcome: Sendable {
         /// Events decoded.
         public var events = 0
@@ -42,18 +55,36 @@ public final class CloseEventSocket {
 
     /// Subscribes in the caller's network namespace. `receiveBuffer` is forced with
     /// SO_RCVBUFFORCE where permitted (CAP_NET_ADMIN), else asked with SO_RCVBUF.
-    public init(receiveBuffer: Int = 32 << 20) throws {
+    public convenience init(receiveBuffer: Int = 32 << 20) throws {
+        switch Self.openDescriptor(receiveBuffer: receiveBuffer) {
+        case .socket(let fd):
+            self.init(adopting: fd, netns: nil)
+        case .failed(let call, let code):
+            throw NetlinkError(operation: call == "socket" ? "socket (close events)" : call, errno: code, sequence: 0)
+        }
+    }
+
+    /// Takes ownership of `fd`, a socket `openDescriptor` made (perhaps on a thread
+    /// inside the namespace `netns`: the socket stays there).
+    init(adopting fd: Int32, netns: UInt64?) {
+        self.fd = fd
+        self.netns = netns
+        var granted: Int32 = 0
+        var grantedLength = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &grantedLength)
+        receiveBufferBytes = Int(granted)
+    }
+
+    /// socket(2), the receive buffer and bind(2) to the close-event groups, in the
+    /// calling thread's network namespace; the failing call and errno otherwise.
+    static func openDescriptor(receiveBuffer: Int) -> NamespaceEntry.Outcome {
         let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), NETLINK_SOCK_DIAG)
-        guard fd >= 0 else { throw NetlinkError(operation: "socket (close events)", errno: errno, sequence: 0) }
+        guard fd >= 0 else { return .failed(call: "socket", errno: errno) }
         var size = Int32(clamping: receiveBuffer)
         let length = socklen_t(MemoryLayout<Int32>.size)
         if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length)
         }
-        var granted: Int32 = 0
-        var grantedLength = length
-        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &grantedLength)
-        receiveBufferBytes = Int(granted)
         var address = sockaddr_nl()
         address.nl_family = sa_family_t(AF_NETLINK)
         // Group n is bit n-1 of nl_groups.
@@ -66,24 +97,35 @@ public final class CloseEventSocket {
         guard bound == 0 else {
             let code = errno
             close(fd)
-            throw NetlinkError(operation: "bind to the close-event groups", errno: code, sequence: 0)
+            return .failed(call: "bind to the close-event groups", errno: code)
         }
-        self.fd = fd
+        return .socket(fd)
     }
 
     deinit { close(fd) }
 
+    /// The descriptor, for poll(2) (`CloseEventPoll`); still the socket's to close.
+    var descriptor: Int32 { fd }
+
     /// Waits up to `timeoutMs` for events, then reads every one queued, calling
     /// `onEvent` for each. Returns what it read and whether the kernel dropped any.
     public func receive(timeoutMs: Int32, onEvent: (CloseEvent) -> Void) throws -> Outcome {
-        var outcome = Outcome()
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&poller, 1, timeoutMs)
         if ready < 0 {
-            if errno == EINTR { return outcome }
+            if errno == EINTR { return Outcome() }
             throw NetlinkError(operation: "poll (close events)", errno: errno, sequence: 0)
         }
-        guard ready > 0 else { return outcome }
+        guard ready > 0 else { return Outcome() }
+        if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: Self.datagramBufferSize) }
+        return try drain(into: &buffer, onEvent: onEvent)
+    }
+
+    /// Reads every event queued now without waiting, into `buffer` (at least
+    /// `datagramBufferSize` bytes, shared by the sockets one thread reads), calling
+    /// `onEvent` for each. Returns what it read and whether the kernel dropped any.
+    public func drain(into buffer: inout [UInt8], onEvent: (CloseEvent) -> Void) throws -> Outcome {
+        var outcome = Outcome()
         while true {
             var source = sockaddr_nl()
             var sourceLength = socklen_t(MemoryLayout<sockaddr_nl>.size)
@@ -111,7 +153,8 @@ public final class CloseEventSocket {
             buffer.withUnsafeBytes { all in
                 let datagram = UnsafeRawBufferPointer(rebasing: all[0..<received])
                 NetlinkMessage.forEachMessage(in: datagram) { header, body in
-                    guard header.type == InetDiag.messageType, let event = Self.decode(body, proto: proto, at: at) else { return true }
+                    guard header.type == InetDiag.messageType, var event = Self.decode(body, proto: proto, at: at) else { return true }
+                    if let netns { event.socket.netns = netns }
                     outcome.events += 1
                     onEvent(event)
                     return true

@@ -30,7 +30,7 @@ public struct NetstatTable {
             let label = socket.netns.map { namespaceLabels[$0] ?? String($0) } ?? "-"
             text += pad(UntrustedText.terminal(label), 16) + " "
         }
-        text += pad(proto, 5) + " " + leftPad(String(socket.recvQ), 6) + " " + leftPad(String(socket.sendQ), 6) + " "
+        text += pad(proto, 5) + " " + leftPad(queueText(socket.recvQ), 6) + " " + leftPad(queueText(socket.sendQ), 6) + " "
         text += pad(Self.endpointText(socket.local), 23) + " " + pad(Self.endpointText(socket.remote), 23) + " "
         text += pad(socket.stateName, 11)
         if showOwners {
@@ -60,4 +60,9 @@ extension String {
         while copy.last == " " { copy.removeLast() }
         return copy
     }
+}
+
+/// A queue length as netstat prints it; `-` when it is not known.
+func queueText(_ value: UInt32) -> String {
+    value == Socket.unknownQueue ? "-" : String(value)
 }

@@ -162,4 +162,7 @@ public struct ConnectionOrigin: OptionSet, Sendable {
     public static let closeEvent = ConnectionOrigin(rawValue: 1)
     /// Its owners are the processes of the listener that accepted it, not read from /proc.
     public static let ownerInferred = ConnectionOrigin(rawValue: 2)
+    /// Its Recv-Q and Send-Q were recorded whenever they changed (rows written before
+    /// that was done have unknown queues between their backlog episodes).
+    public static let queuesRecorded = ConnectionOrigin(rawValue: 4)
 }

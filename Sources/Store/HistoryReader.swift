@@ -43,6 +43,15 @@ public struct HistoricConnection: Sendable {
     public var owners: [HistoricOwner]
     /// Periods with non-empty queues.
     public var backlog: [BacklogEpisode]
+    /// Recv-Q and Send-Q as recorded when they changed (from (0, 0) at first seen).
+    public var queues: [(at: Double, recv: UInt32, send: UInt32)] = []
+
+    /// Its queues at `time`; nil when its row was written before queues were recorded.
+    public func queues(at time: Double) -> (recv: UInt32, send: UInt32)? {
+        guard origin.contains(.queuesRecorded) else { return nil }
+        guard let last = queues.last(where: { $0.at <= time }) else { return (0, 0) }
+        return (last.recv, last.send)
+    }
 
     /// The state at `time` (the last change at or before it).
     public func state(at time: Double) -> SocketState {
@@ -426,6 +435,9 @@ public final class HistoryReader {
                 case .backlogBegan:
                     let queues = QueueCode.unpack(value)
                     connection.backlog.append(BacklogEpisode(start: at, end: nil, peakRecvQ: queues.recv, peakSendQ: queues.send))
+                case .queuesChanged:
+                    let queues = QueueCode.unpack(value)
+                    connection.queues.append((at, queues.recv, queues.send))
                 case .backlogEnded:
                     if let index = connection.backlog.lastIndex(where: { $0.end == nil }) {
                         let peaks = QueueCode.unpack(value)
@@ -578,6 +590,7 @@ public final class HistoryReader {
                 event.owner = try owner(process, fd, from: at)
             case .backlogBegan, .backlogEnded: event.queues = QueueCode.unpack(value)
             case .closed: event.closedDuringGap = entry.value == ChangeLog.closedDuringGap
+            case .queuesChanged: continue  // never in the feed (see EventKind)
             }
             result.append(event)
         }

@@ -16,6 +16,8 @@ public final class Recorder {
         var owners: Set<OwnerKey>
         /// The backlog episode in progress: its peaks.
         var backlog: (recv: UInt32, send: UInt32)?
+        /// The queues last recorded (`queuesChanged`): (0, 0) until one is.
+        var queues: (recv: UInt32, send: UInt32) = (0, 0)
         var seenIn: Int64
         /// The last counters a sample or close event gave (written when it closes).
         var totals: ConnectionTotals? = nil
@@ -135,6 +137,7 @@ public final class Recorder {
                 owners.insert(OwnerKey(process: process, fd: Int32(truncatingIfNeeded: fd)))
             }
             var backlog: (recv: UInt32, send: UInt32)?
+            var queues: (recv: UInt32, send: UInt32) = (0, 0)
             for entry in ChangeLog.decodeConnection(try row.blob("log"), firstSample: first) {
                 let value = entry.value ?? 0
                 switch entry.kind {
@@ -143,6 +146,7 @@ public final class Recorder {
                 case .ownerRemoved: let (p, fd) = OwnerCode.unpack(value); owners.remove(OwnerKey(process: p, fd: fd))
                 case .backlogBegan: backlog = QueueCode.unpack(value)
                 case .backlogEnded: backlog = nil
+                case .queuesChanged: queues = QueueCode.unpack(value)
                 case .opened, .closed: break
                 }
             }
@@ -150,7 +154,7 @@ public final class Recorder {
             let remote = Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port")))
             let netns = try row.optionalInt64("netns").map { UInt64(bitPattern: $0) }
             let key = ConnectionKey(netns: netns, cookie: try row.optionalInt64("cookie").map { UInt64(bitPattern: $0) }, proto: proto, local: local, remote: remote)
-            open[key] = OpenConnection(id: try row.int64("id"), firstSample: first, state: state, owners: owners, backlog: backlog, seenIn: seenIn,
+            open[key] = OpenConnection(id: try row.int64("id"), firstSample: first, state: state, owners: owners, backlog: backlog, queues: queues, seenIn: seenIn,
                                        endpoints: EndpointsKey(netns: netns, proto: proto, local: local, remote: remote),
                                        firstSeen: try row.optionalInt64("first_ms").map { Clock.seconds(milliseconds: $0) },
                                        process: try row.optionalText("process_name"))
@@ -253,6 +257,7 @@ public final class Recorder {
                         existing.owners = owners
                     }
                     existing.backlog = updateBacklog(socket, existing.backlog, id: existing.id, firstSample: existing.firstSample, sample: sampleID)
+                    existing.queues = recordQueues(socket, last: existing.queues, id: existing.id, firstSample: existing.firstSample, sample: sampleID)
                     existing.seenIn = sampleID
                     if let info = socket.tcpInfo { existing.totals = ConnectionTotals(info) }
                     if let closed = unclaimed.removeValue(forKey: key) {
@@ -268,7 +273,8 @@ public final class Recorder {
                         event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
                     }
                     let backlog = updateBacklog(socket, nil, id: id, firstSample: sampleID, sample: sampleID)
-                    var opened = OpenConnection(id: id, firstSample: sampleID, state: socket.state, owners: owners, backlog: backlog, seenIn: sampleID,
+                    let queues = recordQueues(socket, last: (0, 0), id: id, firstSample: sampleID, sample: sampleID)
+                    var opened = OpenConnection(id: id, firstSample: sampleID, state: socket.state, owners: owners, backlog: backlog, queues: queues, seenIn: sampleID,
                                                 endpoints: EndpointsKey(socket), firstSeen: snapshot.takenAt,
                                                 process: Self.name(of: firstOwner, among: socket.processes, workingProcesses))
                     if let info = socket.tcpInfo { opened.totals = ConnectionTotals(info) }
@@ -403,7 +409,7 @@ public final class Recorder {
 
     private func insertConnection(
         _ socket: Socket, sampleID: Int64, owner: OwnerKey?,
-        origin: ConnectionOrigin = [], closedAt: Double? = nil, totals: ConnectionTotals? = nil
+        origin: ConnectionOrigin = [.queuesRecorded], closedAt: Double? = nil, totals: ConnectionTotals? = nil
     ) throws -> Int64 {
         // A close-event-only row was never in a sample: it opened and closed before
         // this one (last_sample = first_sample, with the true close time beside it).
@@ -458,7 +464,9 @@ public final class Recorder {
     /// Notes an event of the sample being written: in the feed, and (unless it is a
     /// close, which `last_sample` already says) in the connection's own log.
     private func event(_ sample: Int64, _ connection: Int64, firstSample: Int64?, _ kind: EventKind, _ value: Int64?) {
-        feed.append(ChangeLog.FeedEntry(connection: connection, kind: kind, value: value))
+        // Queue values are for `at=` answers: the connection's log holds them, the
+        // feed (what shippers read) does not.
+        if kind != .queuesChanged { feed.append(ChangeLog.FeedEntry(connection: connection, kind: kind, value: value)) }
         guard let firstSample, kind != .closed else { return }
         var log = logs[connection] ?? (firstSample, [])
         ChangeLog.append(ChangeLog.ConnectionEntry(sample: sample, kind: kind, value: value), firstSample: firstSample, to: &log.bytes)
@@ -508,6 +516,16 @@ public final class Recorder {
 
     /// A backlog episode runs while the socket's queues are not empty: for a listener
     /// the accept queue (its Send-Q is the limit, not a backlog), for others both.
+    /// Records the socket's Recv-Q and Send-Q when they differ from the last pair
+    /// recorded, (0, 0) at first: sparse (a steady idle socket costs nothing) and exact.
+    private func recordQueues(
+        _ socket: Socket, last: (recv: UInt32, send: UInt32), id: Int64, firstSample: Int64, sample: Int64
+    ) -> (recv: UInt32, send: UInt32) {
+        guard socket.recvQ != last.recv || socket.sendQ != last.send else { return last }
+        event(sample, id, firstSample: firstSample, .queuesChanged, QueueCode.pack(recv: socket.recvQ, send: socket.sendQ))
+        return (socket.recvQ, socket.sendQ)
+    }
+
     private func updateBacklog(
         _ socket: Socket, _ episode: (recv: UInt32, send: UInt32)?, id: Int64, firstSample: Int64, sample: Int64
     ) -> (recv: UInt32, send: UInt32)? {

@@ -214,6 +214,10 @@ public enum EventKind: Int64, Sendable, CaseIterable {
     case backlogBegan = 5
     /// Its queues emptied (or it closed); value packs the peak Recv-Q and Send-Q.
     case backlogEnded = 6
+    /// Recv-Q and Send-Q changed (kept in the connection's own log only, not in the
+    /// feed): recorded whenever they differ from the last recorded pair, so the
+    /// queues at any sample are known exactly (`connections?at=`).
+    case queuesChanged = 7
 
     /// The name in the event feed.
     public var name: String {
@@ -225,6 +229,7 @@ public enum EventKind: Int64, Sendable, CaseIterable {
         case .ownerRemoved: return "owner_removed"
         case .backlogBegan: return "backlog_began"
         case .backlogEnded: return "backlog_ended"
+        case .queuesChanged: return "queues_changed"
         }
     }
 }

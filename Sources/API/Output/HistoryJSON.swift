@@ -59,9 +59,11 @@ enum HistoryJSON {
     /// per sample (see the backlog episodes), so they read 0.
     static func socket(_ connection: HistoricConnection, at time: Double) -> Socket {
         let owners = connection.owners(at: time)
+        let queues = connection.queues(at: time)
         return Socket(
             proto: connection.proto, family: connection.family, state: connection.state(at: time),
-            local: connection.local, remote: connection.remote, recvQ: 0, sendQ: 0, uid: connection.uid,
+            local: connection.local, remote: connection.remote,
+            recvQ: queues?.recv ?? Socket.unknownQueue, sendQ: queues?.send ?? Socket.unknownQueue, uid: connection.uid,
             inode: connection.inode, cookie: connection.cookie,
             processes: owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) },
             netns: connection.netns)

@@ -45,6 +45,11 @@ public struct Socket: Sendable, Equatable {
     public var netns: UInt64?
 
     /// A socket from its fields; the optional ones default to unknown.
+    /// A Recv-Q or Send-Q that is not known (a past socket recorded before queues
+    /// were kept): rendered as null or `-`, never as a number. No kernel queue holds
+    /// 2^32-1 bytes (buffers are capped at 2^31).
+    public static let unknownQueue = UInt32.max
+
     public init(
         proto: TransportProtocol, family: AddressFamily, state: SocketState,
         local: Endpoint, remote: Endpoint, recvQ: UInt32, sendQ: UInt32, uid: UInt32,

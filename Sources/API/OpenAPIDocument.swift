@@ -224,10 +224,13 @@ paths:
       parameters:
         - {name: group, in: query, description: "Only these groups (Tcp, TcpExt, Udp6 ...); repeatable", schema: {type: string}}
         - {name: counter, in: query, description: "Only these counters, as Group.Name (Tcp.RetransSegs); repeatable", schema: {type: string}}
+        - {name: netns, in: query, description: "One network namespace (inode, ip netns name or host): its own counters, read through /proc/<pid>/net of a process inside it", schema: {type: string}}
       responses:
         "200": {description: The counters, content: {application/json: {schema: {$ref: "#/components/schemas/ProtocolStats"}}}}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "404": {$ref: "#/components/responses/UnknownNamespace"}
+        "409": {description: "The namespace has no process to read its counters through (a bind mount alone holds it)", content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
   /api/v1/stats/sockets:
     get:
       summary: Socket totals (ss -s)

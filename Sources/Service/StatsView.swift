@@ -10,10 +10,37 @@ public final class StatsView: @unchecked Sendable {
     private let lock = Lock()
     private var latest: ProtocolStats?
     private var previous: ProtocolStats?
+    private let procRoot: String
+    /// Other namespaces' readings (the newest two each), by inode; bounded.
+    private var others: [UInt64: (latest: ProtocolStats, previous: ProtocolStats?)] = [:]
 
     /// A view reading under `procRoot`.
     public init(procRoot: String) {
+        self.procRoot = procRoot
         reader = CounterReader(procRoot: procRoot)
+    }
+
+    /// Another network namespace's counters, read through `/proc/<pid>/net/*` of a
+    /// process inside it (those files show the process's namespace), with the reading
+    /// before for rates. Nil when that process is gone.
+    public func current(namespace inode: UInt64, through pid: Int32, maxAge: Double = 1.0) -> (now: ProtocolStats, before: ProtocolStats?)? {
+        lock.withLock {
+            if let entry = others[inode], Clock.monotonicSeconds() - entry.latest.monotonic <= maxAge { return (entry.latest, entry.previous) }
+            let fresh = ProtocolStats.read(procRoot: "\(procRoot)/\(pid)")
+            // A process that exited (or a pid reused elsewhere) reads nothing or the
+            // wrong namespace: its ns link must still name this one.
+            guard !fresh.counters.isEmpty, Self.namespaceInode(procRoot: procRoot, pid: pid) == inode else { return nil }
+            if others.count >= 1024, others[inode] == nil { others.removeAll() }
+            let previous = others[inode]?.latest
+            others[inode] = (fresh, previous)
+            return (fresh, previous)
+        }
+    }
+
+    private static func namespaceInode(procRoot: String, pid: Int32) -> UInt64? {
+        var info = stat()
+        guard stat("\(procRoot)/\(pid)/ns/net", &info) == 0 else { return nil }
+        return UInt64(info.st_ino)
     }
 
     /// The newest reading not older than `maxAge`, and the one before it.

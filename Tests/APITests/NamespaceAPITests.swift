@@ -139,3 +139,31 @@ struct NamespaceFilterTests {
         #expect(throws: Problem.self) { try filter([("netns", "nope")]).namespaceInodes(in: snapshot()) }
     }
 }
+
+extension NamespaceAPITests {
+    @Test("stats/protocols?netns= serves that namespace's counters; one with no process to read them through is a 409")
+    func countersPerNamespace() throws {
+        let trio = try NamespaceTrio(tag: "apc")
+        defer { trio.stop() }
+        let empty = try NetworkNamespace(tag: "apce")
+        let server = try LiveServer(namespaces: .all)
+        func inSegs() throws -> UInt64 {
+            let text = try String(contentsOfFile: "/proc/\(trio.zooPid)/net/snmp", encoding: .utf8)
+            return try #require(ProcNetSNMP.parse(text).first { $0.key == "Tcp.InSegs" }?.value)
+        }
+        let before = try inSegs()
+        let reply = try server.get("/api/v1/stats/protocols?netns=\(trio.inodeC)&counter=Tcp.InSegs")
+        let after = try inSegs()
+        contract.record(reply, path: "/api/v1/stats/protocols")
+        #expect(reply.status == 200, "\(reply.text)")
+        let groups = reply.json["groups"] as? [String: [String: [String: Any]]]
+        let served = try #require((groups?["Tcp"]?["InSegs"]?["value"] as? NSNumber)?.uint64Value, "\(reply.text)")
+        #expect(before <= served && served <= after, "namespace C: \(before) <= \(served) <= \(after) (the host's would be far larger)")
+        let refused = try server.get("/api/v1/stats/protocols?netns=\(empty.name)")
+        contract.record(refused, path: "/api/v1/stats/protocols")
+        #expect(refused.status == 409 && refused.text.contains("netns"), "\(refused.text)")
+        let unknown = try server.get("/api/v1/stats/protocols?netns=no-such-namespace")
+        #expect(unknown.status == 404)
+        try verifyContract()
+    }
+}

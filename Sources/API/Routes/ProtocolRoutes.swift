@@ -7,10 +7,33 @@ import Service
 /// `stats/protocols` (netstat -s, with rates), `stats/sockets` (ss -s), `interfaces`
 /// (netstat -i) and `routes` (netstat -r).
 enum ProtocolRoutes {
+    /// The counters of the namespace `netns=` names (one), else netstatd's own; with
+    /// the reading before them.
+    static func counters(_ context: RouteContext) throws -> (now: ProtocolStats, before: ProtocolStats?) {
+        let maxAge = context.configuration.maxSnapshotAge
+        let names = try context.query.nonEmptyList("netns")
+        guard !names.isEmpty else { return context.stats.current(maxAge: maxAge) }
+        guard names.count == 1 else {
+            throw Problem.badParameter("netns", names.joined(separator: ","), accepts: "one namespace: counters are per namespace")
+        }
+        let snapshot = context.snapshot()
+        var filter = ConnectionFilter()
+        filter.namespaces = names
+        guard let inode = try filter.namespaceInodes(in: snapshot)?.first,
+              let namespace = snapshot.namespaces.first(where: { $0.inode == inode }) else { return context.stats.current(maxAge: maxAge) }
+        if namespace.isOwn { return context.stats.current(maxAge: maxAge) }
+        guard let pid = namespace.pid, let reading = context.stats.current(namespace: inode, through: pid, maxAge: maxAge) else {
+            throw Problem(status: 409, title: "Counters not readable", detail:
+                "namespace \(names[0]) has no process netstatd can read its counters through (/proc/<pid>/net/snmp); a namespace held only by a bind mount (ip netns add with nothing running in it) has no counters to show here",
+                parameter: "netns", slug: "namespace-counters-unreadable")
+        }
+        return reading
+    }
+
     /// Counters grouped by protocol, each with its value and rate, and health signals.
     static func protocols(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["group", "counter"])
-        let (now, before) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
+        try context.query.rejectUnknown(["group", "counter", "netns"])
+        let (now, before) = try counters(context)
         let wanted = try selectedCounters(context.query, available: now.counters)
         let groups = try context.query.nonEmptyList("group")
         let known = Set(now.counters.map(\.group))

@@ -1,17 +1,11 @@
-public import Sampling
+import Sampling
 public import Store
 
 /// One part of a flow answer: a minute's rollup row (closed connections), or one
 /// connection still open at the window's end. Ports the rollups do not keep (the
 /// ephemeral side of a connection) are nil.
 public struct FlowEntry: Sendable {
-    public var proto: TransportProtocol
-    public var family: AddressFamily
-    public var localAddress: IPAddress
-    public var localPort: UInt16?
-    public var remoteAddress: IPAddress
-    public var remotePort: UInt16?
-    public var process: String?
+    public var flow: FlowEndpoints
     public var value: FlowRollupValue
 }
 
@@ -78,8 +72,7 @@ public enum FlowSummary {
         }
         try readers.withReader { reader in
             try reader.flowMinutes(fromMinute: fromMinute, toMinute: Int64(windowTo / 60)) { key, value in
-                add(FlowEntry(proto: key.proto, family: key.family, localAddress: key.localAddress, localPort: key.localPort,
-                              remoteAddress: key.remoteAddress, remotePort: key.remotePort, process: key.process, value: value))
+                add(FlowEntry(flow: key.flow, value: value))
             }
             for entry in try openAtEnd(reader, from: windowFrom, to: windowTo) { add(entry) }
         }
@@ -100,10 +93,8 @@ public enum FlowSummary {
             let accepted = listening.contains(Port(proto: connection.proto, netns: connection.netns, port: connection.local.port))
             var value = FlowRollupValue()
             value.add(closeEventOnly: connection.closeEventOnly, start: connection.start, end: connection.end, totals: connection.totals)
-            entries.append(FlowEntry(
-                proto: connection.proto, family: connection.family, localAddress: connection.local.address,
-                localPort: accepted ? connection.local.port : nil, remoteAddress: connection.remote.address,
-                remotePort: accepted ? nil : connection.remote.port, process: connection.process, value: value))
+            entries.append(FlowEntry(flow: FlowEndpoints(proto: connection.proto, local: connection.local, remote: connection.remote,
+                                                         process: connection.process, accepted: accepted), value: value))
         }
         return entries
     }
@@ -127,6 +118,7 @@ public enum FlowSummary {
     public static let sortFields = ["count", "bytes_sent", "bytes_received", "retransmits", "close_event_only"]
 
     static func value(of key: Key, in entry: FlowEntry, prefixV4: Int, prefixV6: Int) -> String {
+        let entry = entry.flow
         switch key {
         case .localPort: return entry.localPort.map(String.init) ?? ephemeral
         case .remoteAddr: return entry.remoteAddress.description

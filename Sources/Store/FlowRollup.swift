@@ -79,6 +79,12 @@ public struct DurationHistogram: Sendable, Equatable {
 public struct FlowRollupKey: Hashable, Sendable {
     /// Minutes since the epoch of the connection's end.
     public var minute: Int64
+    public var flow: FlowEndpoints
+}
+
+/// What the flow questions group a connection by: protocol, addresses, the ports
+/// kept, and its first owner's name.
+public struct FlowEndpoints: Hashable, Sendable {
     public var proto: TransportProtocol
     public var family: AddressFamily
     public var localAddress: IPAddress
@@ -89,6 +95,24 @@ public struct FlowRollupKey: Hashable, Sendable {
     public var remotePort: UInt16?
     /// The first owner's name, nil when no process held it.
     public var process: String?
+
+    /// A connection's endpoints with the ephemeral side dropped: an accepted one (its
+    /// local port a listener's) keeps its local port, an outgoing one the remote port.
+    public init(proto: TransportProtocol, local: Endpoint, remote: Endpoint, process: String?, accepted: Bool) {
+        self.init(proto: proto, family: local.address.family, localAddress: local.address, localPort: accepted ? local.port : nil,
+                  remoteAddress: remote.address, remotePort: accepted ? nil : remote.port, process: process)
+    }
+
+    init(proto: TransportProtocol, family: AddressFamily, localAddress: IPAddress, localPort: UInt16?,
+         remoteAddress: IPAddress, remotePort: UInt16?, process: String?) {
+        self.proto = proto
+        self.family = family
+        self.localAddress = localAddress
+        self.localPort = localPort
+        self.remoteAddress = remoteAddress
+        self.remotePort = remotePort
+        self.process = process
+    }
 }
 
 /// What a minute's connections with one key add up to.
@@ -145,9 +169,8 @@ struct ClosedFlow {
     var accepted: Bool
 
     var key: FlowRollupKey {
-        FlowRollupKey(minute: Int64((end / 60).rounded(.down)), proto: proto, family: local.address.family,
-                      localAddress: local.address, localPort: accepted ? local.port : nil, remoteAddress: remote.address,
-                      remotePort: accepted ? nil : remote.port, process: process)
+        FlowRollupKey(minute: Int64((end / 60).rounded(.down)),
+                      flow: FlowEndpoints(proto: proto, local: local, remote: remote, process: process, accepted: accepted))
     }
 }
 
@@ -165,10 +188,11 @@ enum FlowRollupTable {
             VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for (key, added) in pending {
+            let flow = key.flow
             let keyValues: [SQLValue] = [
-                .integer(key.minute), .integer(ConnectionKind.encode(key.proto, key.family)),
-                .blob(AddressBytes.encode(key.localAddress)), .integer(key.localPort.map { Int64($0) } ?? -1), .blob(AddressBytes.encode(key.remoteAddress)),
-                .integer(key.remotePort.map { Int64($0) } ?? -1), .text(key.process ?? ""),
+                .integer(key.minute), .integer(ConnectionKind.encode(flow.proto, flow.family)),
+                .blob(AddressBytes.encode(flow.localAddress)), .integer(flow.localPort.map { Int64($0) } ?? -1),
+                .blob(AddressBytes.encode(flow.remoteAddress)), .integer(flow.remotePort.map { Int64($0) } ?? -1), .text(flow.process ?? ""),
             ]
             var value = added
             try select.bind(keyValues)
@@ -211,23 +235,18 @@ extension HistoryReader {
             """)
         try statement.bind([.integer(fromMinute), .integer(toMinute)])
         defer { statement.reset() }
-        var addresses: [[UInt8]: IPAddress] = [:]
+        var addresses = AddressCache()
         while try statement.step() {
             let row = try RowReader(statement)
             let (proto, family) = ConnectionKind.decode(try row.int64("kind"))
-            func address(_ column: String) throws -> IPAddress {
-                let bytes = try row.blob(column)
-                if let known = addresses[bytes] { return known }
-                let decoded = AddressBytes.decode(bytes)
-                addresses[bytes] = decoded
-                return decoded
-            }
+            func address(_ column: String) throws -> IPAddress { addresses.decode(try row.blob(column)) }
             let localPort = try row.int64("local_port"), remotePort = try row.int64("remote_port")
             let process = try row.text("process")
-            let key = FlowRollupKey(
-                minute: try row.int64("minute"), proto: proto, family: family, localAddress: try address("local_addr"),
+            let flow = FlowEndpoints(
+                proto: proto, family: family, localAddress: try address("local_addr"),
                 localPort: localPort < 0 ? nil : UInt16(truncatingIfNeeded: localPort), remoteAddress: try address("remote_addr"),
                 remotePort: remotePort < 0 ? nil : UInt16(truncatingIfNeeded: remotePort), process: process.isEmpty ? nil : process)
+            let key = FlowRollupKey(minute: try row.int64("minute"), flow: flow)
             visit(key, try FlowRollupTable.decodeValue(row))
         }
     }
@@ -336,20 +355,14 @@ extension HistoryReader {
             LEFT JOIN processes p ON p.id = c.process_id
             WHERE c.id IN (SELECT value FROM json_each(?)) ORDER BY c.id
             """)
-        var addresses: [[UInt8]: IPAddress] = [:]
+        var addresses = AddressCache()
         for start in stride(from: 0, to: ids.count, by: 20_000) {
             let batch = ids[start..<min(ids.count, start + 20_000)]
             try statement.bind([.text("[" + batch.map(String.init).joined(separator: ",") + "]")])
             defer { statement.reset() }
             while try statement.step() {
                 let row = try RowReader(statement)
-                func address(_ column: String) throws -> IPAddress {
-                    let bytes = try row.blob(column)
-                    if let known = addresses[bytes] { return known }
-                    let decoded = AddressBytes.decode(bytes)
-                    addresses[bytes] = decoded
-                    return decoded
-                }
+                func address(_ column: String) throws -> IPAddress { addresses.decode(try row.blob(column)) }
                 let (proto, family) = ConnectionKind.decode(try row.int64("kind"))
                 let state = SocketState(rawValue: UInt8(truncatingIfNeeded: try row.int64("state"))) ?? .close
                 let remote = Endpoint(address: try address("remote_addr"), port: UInt16(truncatingIfNeeded: try row.int64("remote_port")))
@@ -367,5 +380,18 @@ extension HistoryReader {
             }
         }
         return flows
+    }
+}
+
+/// Addresses decoded once per distinct value while reading many rows (most rows of a
+/// flow query share a handful of addresses).
+struct AddressCache {
+    private var decoded: [[UInt8]: IPAddress] = [:]
+
+    mutating func decode(_ bytes: [UInt8]) -> IPAddress {
+        if let known = decoded[bytes] { return known }
+        let address = AddressBytes.decode(bytes)
+        decoded[bytes] = address
+        return address
     }
 }

@@ -80,7 +80,8 @@ extension ConnectionFilter {
     /// The filter on a flow (no state, pid or user: a closed connection has none of them
     /// to filter on; those parameters are refused by the route).
     /// A port filter matches the ports a flow keeps: never a client's ephemeral port.
-    func matches(flow: FlowEntry) -> Bool {
+    func matches(flow entry: FlowEntry) -> Bool {
+        let flow = entry.flow
         if let protocols, !protocols.contains(flow.proto) { return false }
         if let kept = protocolFamilies[flow.proto], !kept.contains(flow.family) { return false }
         if let families, !families.contains(flow.family) { return false }

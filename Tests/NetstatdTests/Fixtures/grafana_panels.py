@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,10 +34,9 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from live_daemons import NICE, fail, free_port, get, stop, wait_for  # noqa: E402
+
 DEADLINE_SECONDS = 60
-# Both daemons run niced, prometheus on one OS thread: the suite runs other tests in
-# parallel on the same cores, some of them timing-sensitive.
-NICE = ["nice", "-n", "10"]
 # What Grafana would put for its built-in variables with a 1 s scrape interval and a
 # short time range; $__rate_interval is at least four scrape intervals.
 BUILTINS = {
@@ -57,44 +55,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 # Enough scrapes that a rate over $__rate_interval has two points at every step checked.
 SCRAPES_BEFORE_CHECKING = 6
 RANGE_SECONDS = 5
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.status, response.read().decode()
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(what, predicate, deadline):
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    fail(f"timed out waiting for {what}")
-
-
-def stop(process):
-    if process and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def check_shape(dashboard):

@@ -21,8 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,52 +30,13 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from live_daemons import NICE, fail, free_port, get, stop, wait_for  # noqa: E402
+
 DEADLINE_SECONDS = 20
-# Both daemons run niced, prometheus on one OS thread: the suite runs other tests in
-# parallel on the same cores, some of them timing-sensitive.
-NICE = ["nice", "-n", "10"]
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.status, response.read().decode()
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(what, predicate, deadline):
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    fail(f"timed out waiting for {what}")
 
 
 def count_samples(text):
     return sum(len(family.samples) for family in text_string_to_metric_families(text))
-
-
-def stop(process):
-    if process and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def main():

@@ -60,3 +60,13 @@ struct ProcessCostTests {
         #expect(fields[14 - 3] == "250" && fields[15 - 3] == "50" && fields[22 - 3] == "987654")
     }
 }
+
+struct ProcPidCmdlineTests {
+    @Test("arguments joined by spaces, the trailing NUL dropped; a hostile argument stays one string")
+    func parses() {
+        #expect(ProcPidCmdline.parse(Array("nginx: master\0-g\0daemon off;\0".utf8)) == "nginx: master -g daemon off;")
+        #expect(ProcPidCmdline.parse(Array("a\u{1b}[31m\0\0".utf8)) == "a\u{1b}[31m")
+        #expect(ProcPidCmdline.read(procRoot: "/proc", pid: getpid())?.isEmpty == false)
+        #expect(ProcPidCmdline.read(procRoot: "/nonexistent", pid: 1) == nil)
+    }
+}

@@ -62,11 +62,10 @@ enum ProcessRoutes {
     }
 
     /// The process's command line when `--expose-cmdline` allows it (it can carry
-    /// secrets), from /proc/<pid>/cmdline with its NULs as spaces; nil otherwise.
+    /// secrets); nil otherwise.
     static func commandLine(_ process: ProcessSummary, _ context: RouteContext) -> String? {
-        guard context.configuration.exposeCommandLines,
-              let bytes = try? FileContents.bytes(atPath: "\(context.procRoot)/\(process.pid)/cmdline") else { return nil }
-        return String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).trimmingCharacters()
+        guard context.configuration.exposeCommandLines else { return nil }
+        return ProcPidCmdline.read(procRoot: context.procRoot, pid: process.pid)
     }
 
     static func write(_ process: ProcessSummary, to json: inout JSONWriter, cmdline: String? = nil) {
@@ -92,13 +91,5 @@ enum ProcessRoutes {
         }
         json.endObject()
         json.endObject()
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters() -> String {
-        var text = Substring(self)
-        while text.last == " " { text.removeLast() }
-        return String(text)
     }
 }

@@ -16,6 +16,9 @@ public struct APIConfiguration: Sendable {
     public var corsOrigin: String?
     /// Serve process command lines (they can hold secrets).
     public var exposeCommandLines = false
+    /// Label /metrics' socket and listener series with their network namespace
+    /// (`netns`): one series per namespace, so off by default on hosts with many.
+    public var metricsNamespaces = false
     /// "Current" means a snapshot at most this many seconds old.
     public var maxSnapshotAge = 1.0
     /// Seconds between the sampler's samples (0 when nothing samples periodically): a

@@ -26,6 +26,8 @@ enum ServeCommand {
         OptionSpec(long: "tls-key", value: "PATH", help: "PEM private key for --tls-cert.", kind: .path),
         OptionSpec(long: "cors-origin", value: "ORIGIN", help: "Let a dashboard on ORIGIN (or *) read the API."),
         OptionSpec(long: "expose-cmdline", help: "Serve process command lines (they can hold secrets)."),
+        OptionSpec(long: "metrics-namespaces",
+                   help: "Label /metrics' socket and listener series with their network namespace (netns=name or inode): a series per namespace."),
         OptionSpec(long: "proc-root", value: "DIR", help: "The proc tree to read (default $PROC_ROOT or /proc).", kind: .path),
         OptionSpec(long: "namespaces", value: "all|host", help: "Network namespaces to sample (default all as root, else host: netstatd's own)."),
         OptionSpec(long: "threads", value: "N", help: "HTTP worker threads (default: number of CPUs, at least 2).", kind: .integer(1...64)),
@@ -58,6 +60,7 @@ enum ServeCommand {
         var api = APIConfiguration()
         api.corsOrigin = parsed.value("cors-origin")
         api.exposeCommandLines = parsed.has("expose-cmdline")
+        api.metricsNamespaces = parsed.has("metrics-namespaces")
         api.logRequests = parsed.has("log-requests")
         api.samplingInterval = interval
         api.openAPIDocument = OpenAPIDocument.yaml

@@ -167,3 +167,29 @@ extension NamespaceAPITests {
         try verifyContract()
     }
 }
+
+extension NamespaceAPITests {
+    @Test("--metrics-namespaces: a series per namespace (the same port in two is two listeners); without, sums that say so")
+    func metricsPerNamespace() throws {
+        let trio = try NamespaceTrio(tag: "apm")
+        defer { trio.stop() }
+        var configuration = APIConfiguration()
+        configuration.metricsNamespaces = true
+        let labelled = try LiveServer(configuration: configuration, namespaces: .all)
+        let text = try labelled.get("/metrics").text
+        let listenerLines = text.split(separator: "\n").filter {
+            $0.hasPrefix("netstatd_listeners{") && $0.contains("port=\"\(trio.port)\"")
+        }
+        #expect(listenerLines.contains { $0.contains("netns=\"\(trio.a.name)\"") }, "\(listenerLines)")
+        #expect(listenerLines.contains { $0.contains("netns=\"\(trio.b.name)\"") }, "\(listenerLines)")
+        let sockets = text.split(separator: "\n").filter { $0.hasPrefix("netstatd_sockets{") }
+        #expect(sockets.allSatisfy { $0.contains("netns=") }, "\(sockets.prefix(3))")
+        #expect(sockets.contains { $0.contains("netns=\"\(trio.a.name)\"") && $0.contains("state=\"LISTEN\"") })
+        // Without the flag: one series per address and port, every namespace summed.
+        let summed = try LiveServer(namespaces: .all).get("/metrics").text
+        let summedListeners = summed.split(separator: "\n").filter {
+            $0.hasPrefix("netstatd_listeners{") && $0.contains("port=\"\(trio.port)\"") && !$0.contains("netns=")
+        }
+        #expect(!summedListeners.isEmpty && !summed.contains("netns="), "\(summedListeners)")
+    }
+}

@@ -10,6 +10,8 @@ import Store
 enum MetricsRoute {
     /// Where a listener listens: one set of labels.
     private struct ListenerKey: Hashable {
+        /// With `--metrics-namespaces`; nil otherwise (listeners summed across namespaces).
+        var netns: UInt64?
         var address: IPAddress
         var port: UInt16
     }
@@ -50,45 +52,62 @@ enum MetricsRoute {
             out.append(UInt8(ascii: "\n"))
         }
 
-        family("netstatd_sockets", "gauge", "Sockets by protocol, family and state.")
-        var counts: [String: Int] = [:]
-        var tally: [Int: Int] = [:]
+        // With --metrics-namespaces every socket and listener series names its namespace
+        // (its `ip netns` name, else its inode); without, they are summed across all.
+        let byNamespace = context.configuration.metricsNamespaces
+        let namespaceLabels = Dictionary(snapshot.namespaces.map { ($0.inode, $0.name ?? String($0.inode)) }, uniquingKeysWith: { a, _ in a })
+        func namespaceLabel(_ inode: UInt64?) -> [(String, String)] {
+            guard byNamespace else { return [] }
+            return [("netns", inode.map { namespaceLabels[$0] ?? String($0) } ?? "unknown")]
+        }
+        family("netstatd_sockets", "gauge", "Sockets by protocol, family and state (and network namespace, with --metrics-namespaces).")
+        struct SocketsKey: Hashable { var netns: UInt64?; var kind: Int }
+        var tally: [SocketsKey: Int] = [:]
         snapshot.sockets.withUnsafeBufferPointer { sockets in
             for index in sockets.indices {
-                let key = (sockets[index].proto == .udp ? 1 : 0) << 9 | (sockets[index].family == .ipv6 ? 1 : 0) << 8 | Int(sockets[index].state.rawValue)
-                tally[key, default: 0] += 1
+                let kind = (sockets[index].proto == .udp ? 1 : 0) << 9 | (sockets[index].family == .ipv6 ? 1 : 0) << 8 | Int(sockets[index].state.rawValue)
+                tally[SocketsKey(netns: byNamespace ? sockets[index].netns : nil, kind: kind), default: 0] += 1
             }
         }
+        // Two states of the kernel can share a name (UDP's "UNCONN" is TCP_CLOSE), so
+        // series are summed by their label values before they are written.
+        var counts: [String: (labels: [(String, String)], count: Int)] = [:]
         for (key, count) in tally {
-            let proto: TransportProtocol = key >> 9 == 1 ? .udp : .tcp
-            let state = SocketState(rawValue: UInt8(key & 0xff)) ?? .close
-            counts["\(proto.rawValue)|\((key >> 8) & 1 == 1 ? "ipv6" : "ipv4")|\(state.name(for: proto))", default: 0] += count
+            let proto: TransportProtocol = key.kind >> 9 == 1 ? .udp : .tcp
+            let state = SocketState(rawValue: UInt8(key.kind & 0xff)) ?? .close
+            let labels = namespaceLabel(key.netns) + [
+                ("proto", proto.rawValue), ("family", (key.kind >> 8) & 1 == 1 ? "ipv6" : "ipv4"), ("state", state.name(for: proto)),
+            ]
+            let id = labels.map(\.1).joined(separator: "|")
+            counts[id, default: (labels, 0)].count += count
         }
-        for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
-            let parts = key.split(separator: "|").map(String.init)
-            sample("netstatd_sockets", [("proto", parts[0]), ("family", parts[1]), ("state", parts[2])], Double(count))
+        for (_, entry) in counts.sorted(by: { $0.key < $1.key }) {
+            sample("netstatd_sockets", entry.labels, Double(entry.count))
         }
         // SO_REUSEPORT lets several listeners share one address and port: one series
         // per (address, port) with the queues summed, the largest backlog, and how
         // many listeners there are (duplicate label sets are rejected by Prometheus).
-        var listeners: [ListenerKey: (queue: Double, backlog: Double, count: Int)] = [:]
+        var listeners: [ListenerKey: (queue: Double, backlog: Double?, count: Int)] = [:]
         var order: [ListenerKey] = []
         snapshot.sockets.withUnsafeBufferPointer { sockets in
             for index in sockets.indices where sockets[index].proto == .tcp && sockets[index].state == .listen {
-                let key = ListenerKey(address: sockets[index].local.address, port: sockets[index].local.port)
+                let key = ListenerKey(netns: byNamespace ? sockets[index].netns : nil, address: sockets[index].local.address, port: sockets[index].local.port)
                 if listeners[key] == nil { order.append(key) }
-                var entry = listeners[key] ?? (0, 0, 0)
+                var entry = listeners[key] ?? (0, nil, 0)
                 entry.queue += Double(sockets[index].recvQ)
-                entry.backlog = max(entry.backlog, Double(sockets[index].sendQ))
+                // Read from /proc (no cookie) a listener's backlog is unknown: no sample.
+                if sockets[index].cookie != nil { entry.backlog = max(entry.backlog ?? 0, Double(sockets[index].sendQ)) }
                 entry.count += 1
                 listeners[key] = entry
             }
         }
-        let labelled = order.map { key in ([("address", key.address.description), ("port", String(key.port))], listeners[key]!) }
+        let labelled = order.map { key in (namespaceLabel(key.netns) + [("address", key.address.description), ("port", String(key.port))], listeners[key]!) }
         family("netstatd_listen_queue_length", "gauge", "Connections waiting in the accept queues of the TCP listeners on an address and port (summed over SO_REUSEPORT listeners).")
         for (labels, entry) in labelled { sample("netstatd_listen_queue_length", labels, entry.queue) }
         family("netstatd_listen_backlog", "gauge", "The accept queue limit (backlog) of the TCP listeners on an address and port (the largest, with SO_REUSEPORT).")
-        for (labels, entry) in labelled { sample("netstatd_listen_backlog", labels, entry.backlog) }
+        for (labels, entry) in labelled {
+            if let backlog = entry.backlog { sample("netstatd_listen_backlog", labels, backlog) }
+        }
         family("netstatd_listeners", "gauge", "TCP listening sockets on an address and port (more than one with SO_REUSEPORT).")
         for (labels, entry) in labelled { sample("netstatd_listeners", labels, Double(entry.count)) }
         family("netstatd_tcp_close_wait_sockets", "gauge", "TCP sockets in CLOSE_WAIT by service port: inbound counts a local listening port, outbound a remote port.")

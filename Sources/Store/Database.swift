@@ -5,7 +5,7 @@ import Sampling
 /// One SQLite connection. The Recorder owns the only writer; HTTP readers open their
 /// own read-only connections, so a reader never waits on the writer (WAL mode).
 /// Not thread-safe: one connection belongs to one thread at a time.
-public final class Database {
+package final class Database {
     /// How to open the file.
     public enum Mode: Sendable {
         /// Read and write, creating the file if missing.
@@ -132,7 +132,7 @@ public final class Database {
 }
 
 /// A value to bind.
-public enum SQLValue: Sendable {
+package enum SQLValue: Sendable {
     case integer(Int64)
     case real(Double)
     case text(String)

@@ -1,7 +1,7 @@
 internal import CSQLite
 
 /// A prepared statement; finalized in deinit, on every path.
-public final class Statement {
+package final class Statement {
     private let pointer: OpaquePointer
     private unowned let database: Database
     /// The SQL text, for errors.

@@ -11,7 +11,7 @@ public enum StoreFile {
     /// Opens `path` for writing (the Recorder's connection), creating it if needed.
     /// Nothing is written to a file that exists until it has been read and found to
     /// be netstatd's and intact: the header, then `PRAGMA quick_check`, read-only.
-    public static func openForWriting(_ path: String) throws -> Database {
+    package static func openForWriting(_ path: String) throws -> Database {
         try refuseForeign(path)
         var info = stat()
         if stat(path, &info) == 0, info.st_size > 0 {
@@ -62,7 +62,7 @@ public enum StoreFile {
     }
 
     /// Opens `path` read-only, for an HTTP reader.
-    public static func openForReading(_ path: String) throws -> Database {
+    package static func openForReading(_ path: String) throws -> Database {
         let database = try Database(path: path, mode: .readOnly)
         try database.execute("PRAGMA query_only=1")
         return database

@@ -72,3 +72,33 @@ struct FlowEndpointTests {
         }
     }
 }
+
+extension FlowEndpointTests {
+    @Test("flows older than the raw rows are answered from the rollups, which outlive them")
+    func rollupsOutliveRawRows() throws {
+        let dir = try Synthetic.temporaryDirectory("flows-old")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = ((Date().timeIntervalSince1970 - 900) / 60).rounded(.down) * 60
+        var retention = Retention()
+        retention.rawSeconds = 120
+        retention.everySamples = 1
+        let nginx = Synthetic.owner(10, "nginx")
+        let api = try InProcessAPI.withHistory(in: dir, retention: retention) { recorder in
+            // Ten minutes at 5 s: a short connection to :80 in each sample's interval.
+            for index in 0..<120 {
+                var sockets = [Synthetic.socket(cookie: 1, state: .listen, local: 80, owners: [nginx])]
+                if index % 2 == 0 {
+                    sockets.append(Synthetic.socket(cookie: 100 + UInt64(index), state: .established, local: 80,
+                                                    remote: UInt16(40000 + index), owners: [nginx]))
+                }
+                try recorder.record(Synthetic.snapshot(at: base + Double(index) * 5, sockets))
+            }
+        }
+        // The first minute's raw rows are pruned (2 minutes kept); its flows are not.
+        let samples = api.get("/api/v1/history/samples?from=\(Int(base))&to=\(Int(base) + 60)")
+        #expect(samples.items.isEmpty, "raw samples of the first minute were pruned: \(samples.items.count)")
+        let answer = api.get("/api/v1/history/flows?from=\(Int(base))&to=\(Int(base) + 59)&group_by=local_port")
+        #expect(answer.status == 200, "\(answer.text)")
+        #expect(answer.items.first { $0["local_port"] as? String == "80" }?["count"] as? Int == 6, "\(answer.text)")
+    }
+}

@@ -24,10 +24,10 @@ struct InProcessAPI {
     }
 
     /// A history file in `directory` holding what `write` records, served by a new API.
-    static func withHistory(in directory: URL, _ write: (Recorder) throws -> Void) throws -> InProcessAPI {
+    static func withHistory(in directory: URL, retention: Retention = Retention(), _ write: (Recorder) throws -> Void) throws -> InProcessAPI {
         let path = directory.appendingPathComponent("h.db").path
         do {
-            let recorder = try Recorder(path: path, version: "test")
+            let recorder = try Recorder(path: path, version: "test", retention: retention)
             try write(recorder)
         }
         let status = RecorderStatus()

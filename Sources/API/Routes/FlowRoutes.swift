@@ -27,7 +27,11 @@ enum FlowRoutes {
         let sort = try context.query.choice("sort", FlowSummary.sortFields) ?? "count"
         let limit = try context.query.integer("limit", in: 1...100_000) ?? 100
         let filter = try ConnectionFilter(query: context.query)
-        if let oldest = try history.readers.withReader({ try $0.figures().oldest }), requestedTo < oldest {
+        // The rollups outlive the raw rows (--series-retention against --retention):
+        // a window is answerable while either covers it.
+        let (oldestSample, firstMinute) = try history.readers.withReader { (try $0.figures().oldest, try $0.firstFlowMinute()) }
+        let oldest = [oldestSample, firstMinute.map { Double($0) * 60 }].compactMap { $0 }.min()
+        if let oldest, requestedTo < oldest {
             throw Problem.badParameter("to", try context.query.string("to") ?? "", accepts: "a time after history starts (\(Timestamp.rfc3339(oldest))); older connections are pruned")
         }
         let answer = try FlowSummary.read(history.readers, from: requestedFrom, to: requestedTo, keys: keys, prefixV4: prefixV4, prefixV6: prefixV6) {

@@ -312,7 +312,7 @@ paths:
         - $ref: "#/components/parameters/to"
         - {name: step, in: query, description: "Bucket width: 30s, 5m, 1h or seconds", schema: {type: string}}
         - $ref: "#/components/parameters/proto"
-        - {name: group_by, in: query, description: "Also count by local_port, remote_addr or process at each bucket's end (windows up to a day)", schema: {type: string, enum: [local_port, remote_addr, process]}}
+        - {name: group_by, in: query, description: "Also count by local_port, remote_addr or process: at each bucket's end for windows up to a day; over longer windows (tier 1h, steps of an hour or more) the mean per bucket from hourly counts, each hour's 100 largest groups kept and the rest summed as `other`", schema: {type: string, enum: [local_port, remote_addr, process]}}
       responses:
         "200": {description: The series, content: {application/json: {schema: {$ref: "#/components/schemas/StateSeries"}}}}
         "400": {$ref: "#/components/responses/BadRequest"}

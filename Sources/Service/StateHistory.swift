@@ -26,6 +26,15 @@ public enum StateHistory {
     /// Grouped series read at most this many connection rows; a wider window is refused.
     public static let groupedConnectionLimit = 500_000
 
+    /// A grouped window longer than this (or wholly older than the raw rows) is answered from
+    /// the hourly grouped counts: means over each bucket, steps of an hour or more.
+    public static let rawGroupedWindow = 86_400.0
+
+    /// Why a long grouped window cannot be answered at this step.
+    public struct StepTooShort: Error {
+        public var minimum: Double
+    }
+
     /// Why a grouped series cannot be answered.
     public struct TooManyConnections: Error {
         public var limit: Int
@@ -38,6 +47,11 @@ public enum StateHistory {
     ) throws -> Series {
         let (tier, buckets) = try readers.withReader { try $0.stateSeries(from: from, to: to, step: step) }
         guard let grouping else { return Series(tier: tier, buckets: buckets, groups: [:]) }
+        let oldestRaw = try readers.withReader { try $0.oldestSample() } ?? .infinity
+        if to - from > rawGroupedWindow || to <= oldestRaw {
+            guard step >= 3600 else { throw StepTooShort(minimum: 3600) }
+            return Series(tier: "1h", buckets: buckets, groups: try hourlyGroups(readers, from: from, to: to, step: step, grouping: grouping, protocols: protocols))
+        }
         let connections = try readers.withReader { reader -> [HistoricConnection] in
             var all: [HistoricConnection] = []
             var after: Int64 = 0
@@ -72,5 +86,37 @@ public enum StateHistory {
             }
         }
         return Series(tier: tier, buckets: buckets, groups: groups)
+    }
+
+    /// Mean counts per group in each `step` bucket from the hourly grouped counts
+    /// (rounded: a mean of 0.4 sockets shows as 0), their 100 largest groups an hour
+    /// and `other`.
+    static func hourlyGroups(
+        _ readers: ReaderPool, from: Double, to: Double, step: Double, grouping: StateGrouping, protocols: Set<TransportProtocol>?
+    ) throws -> [Int: GroupCounts] {
+        let kind: StateGroupKind
+        switch grouping {
+        case .localPort: kind = .localPort
+        case .remoteAddr: kind = .remoteAddr
+        case .process: kind = .process
+        }
+        let hours = try readers.withReader { try $0.stateGroups(kind, from: from, to: to) }
+        var sums: [Int: [String: [TransportProtocol: [String: Int]]]] = [:]
+        var samples: [Int: Int] = [:]
+        for hour in hours {
+            let bucket = Int(((max(hour.start, from) - from) / step).rounded(.down))
+            samples[bucket, default: 0] += hour.samples
+            for (group, states) in hour.sums {
+                for (key, sum) in states where protocols?.contains(key.proto) ?? true {
+                    sums[bucket, default: [:]][group, default: [:]][key.proto, default: [:]][key.state.name(for: key.proto), default: 0] += sum
+                }
+            }
+        }
+        var groups: [Int: GroupCounts] = [:]
+        for (bucket, byGroup) in sums {
+            let count = Double(max(1, samples[bucket] ?? 1))
+            groups[bucket] = byGroup.mapValues { $0.mapValues { $0.mapValues { Int((Double($0) / count).rounded()) } } }
+        }
+        return groups
     }
 }

@@ -64,6 +64,8 @@ public final class Recorder {
     private var counterIDs: [CounterKey: Int64] = [:]
     private var lastCounters: [Int64: Int64] = [:]
     private var samplesSinceKeyframe = Int.max
+    /// The hour of grouped state counts being summed (written every minute and when the hour ends).
+    private var stateGroups: StateGroupsHour?
     /// Highest connection id written, and samples since the last `present` keyframe.
     private var connectionsThrough: Int64 = 0
     private var samplesSincePresent = Int.max
@@ -366,6 +368,7 @@ public final class Recorder {
                 writtenCounters = try recordCounters(counters, sample: sampleID, keyframe: keyframe, ids: &workingCounterIDs, previous: writtenCounters)
             }
             try downsample(at: snapshot.takenAt, counts: stateCounts)
+            try recordStateGroups(snapshot)
             return sampleID
         }
         } catch {
@@ -570,6 +573,42 @@ public final class Recorder {
         return (max(episode.recv, recv), max(episode.send, send))
     }
 
+    /// Adds the sample to its hour of grouped counts; writes the hour every 12 samples
+    /// and once more when the next hour starts. A restart mid-hour continues the row
+    /// on disk (its kept groups and `other`).
+    private func recordStateGroups(_ snapshot: Snapshot) throws {
+        let bucket = Int64((snapshot.takenAt / 3600).rounded(.down)) * 3600
+        if let hour = stateGroups, hour.bucket != bucket {
+            try writeStateGroups(hour)
+            stateGroups = nil
+        }
+        var hour = try stateGroups ?? loadStateGroups(bucket)
+        hour.add(snapshot.sockets)
+        if hour.samples % 12 == 1 { try writeStateGroups(hour) }
+        stateGroups = hour
+    }
+
+    private func loadStateGroups(_ bucket: Int64) throws -> StateGroupsHour {
+        var hour = StateGroupsHour(bucket: bucket)
+        let statement = try database.prepare("SELECT grouping, samples, data FROM state_groups_1h WHERE bucket = ?")
+        try statement.bind([.integer(bucket)])
+        defer { statement.reset() }
+        while try statement.step() {
+            let row = try RowReader(statement)
+            guard let kind = StateGroupKind(rawValue: try row.int64("grouping")) else { continue }
+            hour.samples = try row.int64("samples")
+            hour.sums[kind] = StateGroupsHour.decode(try row.blob("data"))
+        }
+        return hour
+    }
+
+    private func writeStateGroups(_ hour: StateGroupsHour) throws {
+        let write = try database.prepare("INSERT OR REPLACE INTO state_groups_1h(bucket, grouping, samples, data) VALUES(?, ?, ?, ?)")
+        for kind in StateGroupKind.allCases {
+            try write.run([.integer(hour.bucket), .integer(kind.rawValue), .integer(hour.samples), .blob(hour.encoded(kind))])
+        }
+    }
+
     private func downsample(at time: Double, counts: [Int: Int]) throws {
         for (table, width) in [("state_counts_1m", 60.0), ("state_counts_1h", 3600.0)] {
             let bucket = Int64((time / width).rounded(.down) * width)
@@ -615,6 +654,7 @@ public final class Recorder {
             try database.prepare("DELETE FROM state_counts_1m WHERE bucket < ?").run([.real(now - min(retention.seriesSeconds, 7 * 86400))])
             try database.prepare("DELETE FROM state_counts_1h WHERE bucket < ?").run([.real(seriesCutoff)])
             try database.prepare("DELETE FROM flow_minutes WHERE minute < ?").run([.integer(Int64((seriesCutoff / 60).rounded(.down)))])
+            try database.prepare("DELETE FROM state_groups_1h WHERE bucket < ?").run([.real(seriesCutoff)])
         }
         try pruneShortConnections(now: now)
     }

@@ -195,6 +195,16 @@ enum Schema {
             CREATE TABLE flow_backfill(through INTEGER NOT NULL);
             INSERT INTO flow_backfill(through) SELECT coalesce(max(id), 0) FROM connections;
             """),
+        // Socket counts by group and state per hour (StateGroups.swift).
+        ("008_state_groups", """
+            CREATE TABLE state_groups_1h(
+                bucket INTEGER NOT NULL,
+                grouping INTEGER NOT NULL,
+                samples INTEGER NOT NULL,
+                data BLOB NOT NULL,
+                PRIMARY KEY(bucket, grouping)
+            ) WITHOUT ROWID;
+            """),
     ]
 }
 

@@ -95,8 +95,12 @@ struct HistoryEndpointTests {
         contract.record(grouped, path: "/api/v1/history/states")
         let firstGroups = (grouped.json["series"] as? [[String: Any]])?.first?["groups"] as? [String: [String: [String: Int]]]
         #expect(firstGroups?["127.0.0.1"]?["tcp"]?["ESTABLISHED"] == 1 && firstGroups?["0.0.0.0"]?["tcp"]?["LISTEN"] == 1)
-        let tooWide = try server.get("/api/v1/history/states?from=-3d&step=1h&group_by=process")
-        #expect(tooWide.status == 400 && tooWide.json["parameter"] as? String == "group_by")
+        // Longer than a day: from the hourly grouped counts (steps of an hour or more).
+        let wide = try server.get("/api/v1/history/states?from=-3d&step=1h&group_by=process")
+        contract.record(wide, path: "/api/v1/history/states")
+        #expect(wide.status == 200 && wide.json["tier"] as? String == "1h", "\(wide.text)")
+        let tooFine = try server.get("/api/v1/history/states?from=-3d&step=5m&group_by=process")
+        #expect(tooFine.status == 400 && tooFine.json["parameter"] as? String == "step")
         let coarse = try server.get("/api/v1/history/states?from=-5m&step=1h")
         #expect((coarse.json["series"] as? [Any])?.count == 1)
 

@@ -105,3 +105,40 @@ struct FlowRollupTests {
         #expect(try database.scalar("SELECT count(*) FROM flow_backfill") == 0, "done once")
     }
 }
+
+/// history/states?group_by= over days: hourly grouped counts, the largest groups kept.
+struct StateGroupsTests {
+    @Test("three days grouped by local port from the hourly counts: means per bucket, the rest as other past 100 groups")
+    func threeDays() throws {
+        let dir = try Synthetic.temporaryDirectory("state-groups")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_002_800.0  // a whole hour
+        let recorder = try Recorder(path: path, version: "test")
+        let nginx = Synthetic.owner(10, "nginx")
+        // Every 10 minutes for 3 days: 2 connections on :80, 3 on :443 for the first
+        // day only, and 150 single connections on ports 1000-1149 (past the 100 kept).
+        for index in 0..<(3 * 144) {
+            let at = base + Double(index) * 600
+            var sockets = [Synthetic.socket(cookie: 1, state: .listen, local: 80, owners: [nginx])]
+            sockets += (0..<2).map { Synthetic.socket(cookie: 10 + UInt64($0), state: .established, local: 80, remote: UInt16(40000 + $0)) }
+            if index < 144 {
+                sockets += (0..<3).map { Synthetic.socket(cookie: 20 + UInt64($0), state: .established, local: 443, remote: UInt16(41000 + $0)) }
+            }
+            sockets += (0..<150).map { Synthetic.socket(cookie: 1000 + UInt64($0), state: .established, local: UInt16(1000 + $0), remote: 42000) }
+            try recorder.record(Synthetic.snapshot(at: at, sockets))
+        }
+        let series = try StateHistory.series(ReaderPool(path: path), from: base, to: base + 3 * 86400, step: 86400,
+                                             grouping: .localPort, protocols: nil)
+        #expect(series.tier == "1h")
+        #expect(series.groups[0]?["80"]?[.tcp]?["ESTABLISHED"] == 2 && series.groups[0]?["80"]?[.tcp]?["LISTEN"] == 1)
+        #expect(series.groups[0]?["443"]?[.tcp]?["ESTABLISHED"] == 3)
+        #expect(series.groups[1]?["443"] == nil, "gone on the second day")
+        // 153 groups an hour: the largest 100 kept (ties by name), the rest summed.
+        let other = try #require(series.groups[2]?[StateGroupsHour.other]?[.tcp]?["ESTABLISHED"])
+        #expect(other >= 50 && other <= 53, "other: \(other)")
+        #expect(throws: StateHistory.StepTooShort.self) {
+            try StateHistory.series(ReaderPool(path: path), from: base, to: base + 3 * 86400, step: 300, grouping: .localPort, protocols: nil)
+        }
+    }
+}

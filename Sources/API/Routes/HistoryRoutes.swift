@@ -186,10 +186,10 @@ enum HistoryRoutes {
             guard let chosen = StateGrouping(rawValue: text) else {
                 throw Problem.badParameter("group_by", text, accepts: "local_port, remote_addr or process")
             }
-            // Grouped counts come from the connection rows, not the packed per-sample
-            // counts, so they cost more: bounded to a day and 2,000 points.
-            guard to - from <= 86400, (to - from) / step <= 2000 else {
-                throw Problem.badParameter("group_by", text, accepts: "windows of at most a day and 2,000 points (narrow from/to or raise step)")
+            // Grouped counts up to a day come from the connection rows (counts as each
+            // bucket's last sample had them), longer ones from hourly rollups (means).
+            guard (to - from) / step <= 2000 else {
+                throw Problem.badParameter("group_by", text, accepts: "at most 2,000 points (narrow from/to or raise step)")
             }
             grouping = chosen
         }
@@ -198,6 +198,9 @@ enum HistoryRoutes {
             series = try StateHistory.series(history.readers, from: from, to: to, step: step, grouping: grouping, protocols: filter.protocols)
         } catch let error as StateHistory.TooManyConnections {
             throw Problem.badParameter("group_by", grouping?.rawValue ?? "", accepts: "a window holding at most \(error.limit) connections (narrow from/to)")
+        } catch let error as StateHistory.StepTooShort {
+            throw Problem.badParameter("step", try context.query.string("step") ?? String(step),
+                                       accepts: "with group_by over more than a day (or older than the raw rows), a step of at least \(Int(error.minimum))s: those come from hourly counts")
         }
         let groups = series.groups, buckets = series.buckets, tier = series.tier
         var json = JSONWriter(capacity: 256 + buckets.count * 120)

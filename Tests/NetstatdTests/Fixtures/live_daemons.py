@@ -1,5 +1,7 @@
 """What the Prometheus tests' scripts share: starting, waiting for and stopping the
 real daemons they drive (netstatd, prometheus), bounded in time, failing loudly."""
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -48,3 +50,23 @@ def stop(process):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def start_prometheus(work, target_port, rules=None):
+    """Prometheus scraping 127.0.0.1:TARGET_PORT every second (and evaluating RULES),
+    its config, data and log in WORK, on one OS thread. Returns (process, api URL,
+    log path)."""
+    prom_port = free_port()
+    config = os.path.join(work, "prometheus.yml")
+    text = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+    if rules:
+        text += f"  evaluation_interval: 1s\nrule_files:\n  - {json.dumps(rules)}\n"
+    text += f"scrape_configs:\n  - job_name: netstatd\n    static_configs:\n      - targets: [\"127.0.0.1:{target_port}\"]\n"
+    with open(config, "w") as file:
+        file.write(text)
+    log_path = os.path.join(work, "prometheus.log")
+    prometheus = subprocess.Popen(
+        NICE + ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={os.path.join(work, 'data')}",
+                f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
+        stdout=open(log_path, "w"), stderr=subprocess.STDOUT, cwd=work, env=dict(os.environ, GOMAXPROCS="1"))
+    return prometheus, f"http://127.0.0.1:{prom_port}", log_path

@@ -30,7 +30,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from live_daemons import NICE, fail, free_port, get, stop, wait_for  # noqa: E402
+from live_daemons import NICE, fail, get, start_prometheus, stop, wait_for  # noqa: E402
 
 DEADLINE_SECONDS = 20
 
@@ -66,26 +66,7 @@ def main():
         port = wait_for("netstatd to listen", netstatd_port, deadline)
         base = f"http://127.0.0.1:{port}"
 
-        prom_port = free_port()
-        config = os.path.join(work, "prometheus.yml")
-        with open(config, "w") as file:
-            file.write(f"""global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - {json.dumps(rules)}
-scrape_configs:
-  - job_name: netstatd
-    static_configs:
-      - targets: ["127.0.0.1:{port}"]
-""")
-        prom_log = open(os.path.join(work, "prometheus.log"), "w")
-        prometheus = subprocess.Popen(
-            NICE + ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={os.path.join(work, 'data')}",
-             f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
-            stdout=prom_log, stderr=subprocess.STDOUT, cwd=work, env=dict(os.environ, GOMAXPROCS="1"))
-        api = f"http://127.0.0.1:{prom_port}"
+        prometheus, api, prom_log_path = start_prometheus(work, port, rules=rules)
 
         def query(expression, at=None):
             parameters = {"query": expression}
@@ -99,7 +80,7 @@ scrape_configs:
 
         def ready():
             if prometheus.poll() is not None:
-                fail("prometheus exited: " + open(os.path.join(work, "prometheus.log")).read()[-2000:])
+                fail("prometheus exited: " + open(prom_log_path).read()[-2000:])
             return get(f"{api}/-/ready")[0] == 200
 
         wait_for("prometheus to be ready", ready, deadline)

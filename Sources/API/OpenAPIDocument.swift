@@ -234,13 +234,19 @@ paths:
   /api/v1/stats/sockets:
     get:
       summary: Socket totals (ss -s)
+      parameters:
+        - {name: netns, in: query, description: "One network namespace: its counters (and, for stats/sockets, its sockets); interfaces of another namespace have mtu and state null", schema: {type: string}}
       responses:
         "200": {description: The totals, content: {application/json: {schema: {$ref: "#/components/schemas/SocketTotals"}}}}
+        "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "404": {$ref: "#/components/responses/UnknownNamespace"}
+        "409": {description: "The namespace has no process to read its counters through", content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
   /api/v1/interfaces:
     get:
       summary: Interfaces with their counters and rates (netstat -i)
       parameters:
+        - {name: netns, in: query, description: "One network namespace: its counters (and, for stats/sockets, its sockets); interfaces of another namespace have mtu and state null", schema: {type: string}}
         - {name: name, in: query, schema: {type: string}}
         - $ref: "#/components/parameters/format"
       responses:
@@ -255,6 +261,8 @@ paths:
         "304": {$ref: "#/components/responses/NotModified"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "404": {$ref: "#/components/responses/UnknownNamespace"}
+        "409": {description: "The namespace has no process to read its counters through", content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
   /api/v1/routes:
     get:
       summary: IPv4 and IPv6 routes (netstat -rn)

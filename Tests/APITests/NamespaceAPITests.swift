@@ -159,6 +159,18 @@ extension NamespaceAPITests {
         let groups = reply.json["groups"] as? [String: [String: [String: Any]]]
         let served = try #require((groups?["Tcp"]?["InSegs"]?["value"] as? NSNumber)?.uint64Value, "\(reply.text)")
         #expect(before <= served && served <= after, "namespace C: \(before) <= \(served) <= \(after) (the host's would be far larger)")
+        // ss -s and netstat -i of that namespace: its sockets, its sockstat, its
+        // interfaces (their /sys links are netstatd's namespace's, so unknown: null).
+        let sockets = try server.get("/api/v1/stats/sockets?netns=\(trio.inodeC)")
+        contract.record(sockets, path: "/api/v1/stats/sockets")
+        let inC = SocketRow.parseSS(try trio.runInC(["ss", "-tuan"]).text).count
+        #expect(sockets.json["total"] as? Int == inC, "namespace C: \(sockets.json["total"] ?? "-") sockets served, ss counts \(inC)")
+        #expect((sockets.json["sockstat"] as? [String: Any])?["TCP"] != nil)
+        let interfaces = try server.get("/api/v1/interfaces?netns=\(trio.inodeC)")
+        contract.record(interfaces, path: "/api/v1/interfaces")
+        let names = interfaces.items.compactMap { $0["name"] as? String }
+        #expect(names == ["lo"], "namespace C has only its loopback: \(names)")
+        #expect(interfaces.items.first?["mtu"] is NSNull)
         let refused = try server.get("/api/v1/stats/protocols?netns=\(empty.name)")
         contract.record(refused, path: "/api/v1/stats/protocols")
         #expect(refused.status == 409 && refused.text.contains("netns"), "\(refused.text)")

@@ -10,9 +10,20 @@ enum ProtocolRoutes {
     /// The counters of the namespace `netns=` names (one), else netstatd's own; with
     /// the reading before them.
     static func counters(_ context: RouteContext) throws -> (now: ProtocolStats, before: ProtocolStats?) {
+        let (now, before, _) = try namespaceCounters(context)
+        return (now, before)
+    }
+
+    /// `counters`, and the inode of the other namespace they are from (nil: netstatd's
+    /// own, whose `/sys/class/net` netstatd can read).
+    static func namespaceCounters(_ context: RouteContext) throws -> (now: ProtocolStats, before: ProtocolStats?, other: UInt64?) {
         let maxAge = context.configuration.maxSnapshotAge
+        let own = { () -> (ProtocolStats, ProtocolStats?, UInt64?) in
+            let (now, before) = context.stats.current(maxAge: maxAge)
+            return (now, before, nil)
+        }
         let names = try context.query.nonEmptyList("netns")
-        guard !names.isEmpty else { return context.stats.current(maxAge: maxAge) }
+        guard !names.isEmpty else { return own() }
         guard names.count == 1 else {
             throw Problem.badParameter("netns", names.joined(separator: ","), accepts: "one namespace: counters are per namespace")
         }
@@ -20,14 +31,14 @@ enum ProtocolRoutes {
         var filter = ConnectionFilter()
         filter.namespaces = names
         guard let inode = try filter.namespaceInodes(in: snapshot)?.first,
-              let namespace = snapshot.namespaces.first(where: { $0.inode == inode }) else { return context.stats.current(maxAge: maxAge) }
-        if namespace.isOwn { return context.stats.current(maxAge: maxAge) }
+              let namespace = snapshot.namespaces.first(where: { $0.inode == inode }) else { return own() }
+        if namespace.isOwn { return own() }
         guard let pid = namespace.pid, let reading = context.stats.current(namespace: inode, through: pid, maxAge: maxAge) else {
             throw Problem(status: 409, title: "Counters not readable", detail:
                 "namespace \(names[0]) has no process netstatd can read its counters through (/proc/<pid>/net/snmp); a namespace held only by a bind mount (ip netns add with nothing running in it) has no counters to show here",
                 parameter: "netns", slug: "namespace-counters-unreadable")
         }
-        return reading
+        return (reading.now, reading.before, inode)
     }
 
     /// Counters grouped by protocol, each with its value and rate, and health signals.
@@ -104,9 +115,12 @@ enum ProtocolRoutes {
 
     /// The `ss -s` summary: totals from sockstat and counts from the live sockets.
     static func sockets(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown([])
-        let (now, _) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
+        try context.query.rejectUnknown(["netns"])
+        let (now, _, other) = try namespaceCounters(context)
         let snapshot = context.snapshot()
+        // The socket counts are of the namespace the counters are from: another one's
+        // with netns=, else netstatd's own.
+        let namespace = other ?? snapshot.namespaces.first(where: \.isOwn)?.inode
         var json = JSONWriter(capacity: 2048)
         json.beginObject()
         json.key("taken_at"); json.string(Timestamp.rfc3339(snapshot.takenAt))
@@ -118,11 +132,13 @@ enum ProtocolRoutes {
         }
         json.endObject()
         var byKind: [String: [String: Int]] = [:]
-        for socket in snapshot.sockets {
+        var total = 0
+        for socket in snapshot.sockets where namespace == nil || socket.netns == nil || socket.netns == namespace {
+            total += 1
             let kind = socket.proto.rawValue + (socket.family == .ipv6 ? "6" : "")
             byKind[kind, default: [:]][socket.stateName, default: 0] += 1
         }
-        json.key("total"); json.number(snapshot.sockets.count)
+        json.key("total"); json.number(total)
         json.key("by_protocol"); json.beginObject()
         for (kind, states) in byKind.sorted(by: { $0.key < $1.key }) {
             json.key(kind); json.beginObject()
@@ -139,10 +155,14 @@ enum ProtocolRoutes {
 
     /// Interfaces with their counters and rates (netstat -i).
     static func interfaces(_ context: RouteContext) throws -> HTTPResponse {
-        try context.query.rejectUnknown(["name", "format"])
+        try context.query.rejectUnknown(["name", "format", "netns"])
         let format = try context.format()
         let name = try context.query.string("name")
-        let (now, before) = context.stats.current(maxAge: context.configuration.maxSnapshotAge)
+        let (now, before, other) = try namespaceCounters(context)
+        // /sys/class/net shows netstatd's own namespace: another's links are unknown.
+        func link(_ interface: String) -> SysClassNet.Link {
+            other == nil ? SysClassNet.read(interface, sysRoot: SysClassNet.sysRoot(besideProcRoot: context.procRoot)) : SysClassNet.Link()
+        }
         let seconds = before.map { now.monotonic - $0.monotonic } ?? 0
         let earlier = Dictionary((before?.interfaces ?? []).map { ($0.name, $0.counters) }, uniquingKeysWith: { a, _ in a })
         let interfaces = now.interfaces.filter { name == nil || $0.name == name }
@@ -154,7 +174,7 @@ enum ProtocolRoutes {
             let fields = ["rx_packets", "rx_errs", "rx_drop", "tx_packets", "tx_errs", "tx_drop"]
             var table = RowTable(columns: ["iface", "mtu"] + fields + ["state"])
             for interface in interfaces {
-                let link = SysClassNet.read(interface.name, sysRoot: SysClassNet.sysRoot(besideProcRoot: context.procRoot))
+                let link = link(interface.name)
                 table.rows.append([.text(interface.name), link.mtu.map { .integer(Int64($0)) } ?? .null]
                                   + fields.map { field in interface.counters[field].map(RowTable.Cell.unsigned) ?? .null }
                                   + [link.state.map { .text($0) } ?? .null])
@@ -162,9 +182,8 @@ enum ProtocolRoutes {
             return context.answer(table.render(format, heading: "Kernel Interface table at " + Timestamp.rfc3339(now.takenAt)),
                                   contentType: format.contentType, takenAt: now.takenAt)
         }
-        let sysRoot = SysClassNet.sysRoot(besideProcRoot: context.procRoot)
         let json = ListEnvelope.write(interfaces, about: .sample(takenAt: now.takenAt), bytesPerItem: 1500) { interface, json in
-            let link = SysClassNet.read(interface.name, sysRoot: sysRoot)
+            let link = link(interface.name)
             json.beginObject()
             json.key("name"); json.string(interface.name)
             json.key("state"); if let state = link.state { json.string(state) } else { json.null() }

@@ -97,6 +97,15 @@ package final class Database {
         return statement.isNull(0) ? nil : statement.int64(0)
     }
 
+    /// Every row's first column of `sql`, as integers.
+    public func integers(_ sql: String) throws -> [Int64] {
+        let statement = try prepare(sql)
+        defer { statement.reset() }
+        var result: [Int64] = []
+        while try statement.step() { result.append(statement.int64(0)) }
+        return result
+    }
+
     /// Every row's first column of `sql`, as text.
     public func texts(_ sql: String) throws -> [String] {
         let statement = try prepare(sql)

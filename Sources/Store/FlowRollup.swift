@@ -341,9 +341,15 @@ public struct OpenFlow: Sendable {
 }
 
 extension HistoryReader {
-    /// The connections present at sample `sampleID`.
+    /// The connections present at sample `sampleID`. At the newest sample those are the
+    /// rows still open (an index holds them); an older one replays from a keyframe.
     public func openFlows(atSample sampleID: Int64) throws -> [OpenFlow] {
-        let ids = try presentIDs(atSample: sampleID).sorted()
+        let ids: [Int64]
+        if let newest = try database.scalar("SELECT max(id) FROM samples"), newest == sampleID {
+            ids = try database.integers("SELECT id FROM connections WHERE last_sample IS NULL ORDER BY id")
+        } else {
+            ids = try presentIDs(atSample: sampleID).sorted()
+        }
         var flows: [OpenFlow] = []
         flows.reserveCapacity(ids.count)
         let statement = try database.prepare("""

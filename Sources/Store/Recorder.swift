@@ -69,6 +69,8 @@ public final class Recorder {
     /// Highest connection id written, and samples since the last `present` keyframe.
     private var connectionsThrough: Int64 = 0
     private var samplesSincePresent = Int.max
+    /// Feed entries written since the last `present` keyframe: a reader replays them.
+    private var entriesSincePresent = 0
     private var logs: [Int64: (firstSample: Int64, bytes: [UInt8])] = [:]
 
     /// Opens (or creates) the history at `path` and starts a new run. Takes the
@@ -198,6 +200,8 @@ public final class Recorder {
         feed.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
         let written: Int64
+        var wroteKeyframe = false
+        var feedCount = 0
         do {
         written = try database.transaction { () -> Int64 in
             let sampleID = try insertSample(snapshot, counts: stateCounts, missedSlots: missedSlots,
@@ -360,7 +364,14 @@ public final class Recorder {
             try FlowRollupTable.add(flows, to: database)
             try flushEvents(sampleID)
             try database.prepare("UPDATE samples SET connections_through = ? WHERE id = ?").run([.integer(through), .integer(sampleID)])
-            if samplesSincePresent >= PresentSet.keyframeEvery {
+            // A keyframe every hour, or sooner when the churn since the last one would make
+            // a replay long: at most four entries replayed per id a keyframe holds (so
+            // keyframes cost at most a quarter of the feed), and never past 100,000.
+            let keyframeNow = samplesSincePresent >= PresentSet.keyframeEvery
+                || entriesSincePresent + feed.count > max(100_000, 4 * working.count)
+            wroteKeyframe = keyframeNow
+            feedCount = feed.count
+            if keyframeNow {
                 try database.prepare("INSERT INTO present(sample_id, ids) VALUES(?, ?)")
                     .run([.integer(sampleID), .blob(PresentSet.encode(working.values.map(\.id)))])
             }
@@ -381,7 +392,13 @@ public final class Recorder {
         previousSampleAt = snapshot.takenAt
         open = working
         connectionsThrough = through
-        samplesSincePresent = samplesSincePresent >= PresentSet.keyframeEvery ? 1 : samplesSincePresent + 1
+        if wroteKeyframe {
+            samplesSincePresent = 1
+            entriesSincePresent = 0
+        } else {
+            samplesSincePresent += 1
+            entriesSincePresent += feedCount
+        }
         counterIDs = workingCounterIDs
         if !counters.isEmpty {
             lastCounters = writtenCounters

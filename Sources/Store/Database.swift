@@ -99,19 +99,19 @@ package final class Database {
 
     /// Every row's first column of `sql`, as integers.
     public func integers(_ sql: String) throws -> [Int64] {
-        let statement = try prepare(sql)
-        defer { statement.reset() }
-        var result: [Int64] = []
-        while try statement.step() { result.append(statement.int64(0)) }
-        return result
+        try firstColumn(sql) { $0.int64(0) }
     }
 
     /// Every row's first column of `sql`, as text.
     public func texts(_ sql: String) throws -> [String] {
+        try firstColumn(sql) { $0.text(0) }
+    }
+
+    private func firstColumn<T>(_ sql: String, _ read: (Statement) -> T) throws -> [T] {
         let statement = try prepare(sql)
         defer { statement.reset() }
-        var result: [String] = []
-        while try statement.step() { result.append(statement.text(0)) }
+        var result: [T] = []
+        while try statement.step() { result.append(read(statement)) }
         return result
     }
 

@@ -165,15 +165,21 @@ struct CloseEventNamespaceTests {
         let first = rig.tick()
         let cookieA = try #require(first.namespace(rig.inodeA)?.cookie, "SO_NETNS_COOKIE (Linux 5.14+)")
         let cookieB = try #require(first.namespace(rig.inodeB)?.cookie)
-        // In each: the collector's sock_diag socket and the reader's close-event socket.
-        #expect(Self.sockets(inNamespace: cookieA) == (2, 1))
-        #expect(Self.sockets(inNamespace: cookieB) == (2, 1))
+        // In each: the collector's sock_diag socket and the reader's close-event socket
+        // (at least: tests running beside this one in the same process may sample every
+        // namespace too, with sockets of their own in these).
+        func holds(_ cookie: UInt64) -> Bool {
+            let held = Self.sockets(inNamespace: cookie)
+            return held.all >= 2 && held.closeEvents >= 1
+        }
+        #expect(holds(cookieA))
+        #expect(holds(cookieB))
         #expect(Self.namespaceFiles([rig.inodeA, rig.inodeB]) == 0, "no namespace file stays open")
 
         // Still heard after a few samples (nothing reopened, nothing lost).
         rig.tick()
         rig.tick()
-        #expect(Self.sockets(inNamespace: cookieB) == (2, 1))
+        #expect(holds(cookieB))
         let portsB = try rig.burst(rig.peerB, count: 5, bytes: 10)
         rig.waitForEvents([rig.inodeB: 10])
 
@@ -185,10 +191,10 @@ struct CloseEventNamespaceTests {
         let after = rig.tick()
         #expect(after.namespace(rig.inodeB) == nil)
         // The reader thread lets go of the socket once woken: at once, bounded here.
-        let deadline = Clock.monotonicSeconds() + 3
+        let deadline = Clock.monotonicSeconds() + 10
         while Clock.monotonicSeconds() < deadline && Self.sockets(inNamespace: cookieB) != (0, 0) { usleep(10_000) }
         #expect(Self.sockets(inNamespace: cookieB) == (0, 0), "every socket in the deleted namespace closed")
-        #expect(Self.sockets(inNamespace: cookieA) == (2, 1), "the other namespace's stay")
+        #expect(holds(cookieA), "the other namespace's stay")
         #expect(!rig.reader.followedNamespaces.contains(rig.inodeB))
         #expect(rig.reader.statistics.namespaces == 2)
         #expect(rig.reader.statistics.notFollowed.isEmpty, "a namespace gone is not a namespace refused")
@@ -205,6 +211,8 @@ struct CloseEventNamespaceTests {
         _ = try run(["ip", "netns", "del", rig.a.name])
         rig.tick()
         rig.reader.stop()
+        let end = Clock.monotonicSeconds() + 10
+        while Clock.monotonicSeconds() < end && Self.sockets(inNamespace: cookieA) != (0, 0) { usleep(10_000) }
         #expect(Self.sockets(inNamespace: cookieA) == (0, 0))
         #expect(Self.namespaceFiles([rig.inodeA, rig.inodeB]) == 0)
         #expect(rig.reader.statistics.namespaces == 0)

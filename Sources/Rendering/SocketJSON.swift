@@ -17,9 +17,9 @@ public enum SocketJSON {
         }
     }
 
-    /// A queue length, or null when it is not known (`Socket.unknownQueue`).
-    static func queue(_ value: UInt32, to json: inout JSONWriter) {
-        if value == Socket.unknownQueue { json.null() } else { json.number(value) }
+    /// A queue length, or null when it is not known.
+    static func queue(_ value: UInt32?, to json: inout JSONWriter) {
+        if let value { json.number(value) } else { json.null() }
     }
 
     /// Writes one socket as a JSON object; `extra` adds fields of the caller's (a
@@ -34,18 +34,15 @@ public enum SocketJSON {
         json.key("state"); json.string(socket.stateName)
         json.key("local"); endpoint(socket.local, to: &json)
         json.key("remote"); endpoint(socket.remote, to: &json)
-        // A listener read from /proc (no cookie: netlink always gives one) has 0 in
-        // tx_queue where netlink reports its backlog: unknown, not 0.
-        let backlogUnknown = socket.proto == .tcp && socket.state == .listen && socket.cookie == nil
-        json.key("recv_q"); queue(socket.recvQ, to: &json)
-        json.key("send_q"); if backlogUnknown { json.null() } else { queue(socket.sendQ, to: &json) }
+        json.key("recv_q"); queue(socket.knownRecvQ, to: &json)
+        json.key("send_q"); queue(socket.knownSendQ, to: &json)
         if socket.proto == .tcp && socket.state == .listen {
             // For a listener the kernel reports the accept queue in Recv-Q and the
             // backlog limit in Send-Q; spelt out so nobody has to know that.
             json.key("accept_queue")
             json.beginObject()
-            json.key("depth"); queue(socket.recvQ, to: &json)
-            json.key("backlog"); if backlogUnknown { json.null() } else { queue(socket.sendQ, to: &json) }
+            json.key("depth"); queue(socket.knownRecvQ, to: &json)
+            json.key("backlog"); queue(socket.knownSendQ, to: &json)
             json.endObject()
         }
         json.key("uid"); json.number(socket.uid)

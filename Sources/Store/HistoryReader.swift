@@ -501,7 +501,7 @@ public final class HistoryReader {
     /// State counts over [from, to] in buckets of `step` seconds: each bucket's mean
     /// count per (proto, state), from the finest tier that covers the window.
     public func stateSeries(from: Double, to: Double, step: Double) throws -> (tier: String, buckets: [StateBucket]) {
-        let oldestRaw = try database.scalar("SELECT min(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) } ?? .infinity
+        let oldestRaw = try oldestSample() ?? .infinity
         let tier: (name: String, sql: String)
         if from >= oldestRaw || step < 60 {
             tier = ("raw", "SELECT taken_at_ms / 1000.0, 1, counts FROM samples WHERE taken_at_ms >= ? * 1000 AND taken_at_ms <= ? * 1000 ORDER BY taken_at_ms")
@@ -684,7 +684,7 @@ public final class HistoryReader {
         // max - min of rowids, not count(*): a count scans the whole table.
         ((try database.scalar("SELECT max(id) - min(id) + 1 FROM samples")) ?? 0,
          try database.scalar("SELECT max(id) - min(id) + 1 FROM connections") ?? 0,
-         try database.scalar("SELECT min(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) },
+         try oldestSample(),
          try database.scalar("SELECT max(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) })
     }
 }

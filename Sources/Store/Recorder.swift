@@ -234,7 +234,8 @@ public final class Recorder {
             // Closed connections counted per minute (flow_minutes); the ports of this
             // sample's listeners say which ones were accepted.
             var flows: [FlowRollupKey: FlowRollupValue] = [:]
-            let listening = ListeningPorts(snapshot)
+            // Built when something closes: most samples of a quiet host close nothing.
+            lazy var listening = ListeningPorts(snapshot)
             var closedByEndpoints: [EndpointsKey: ConnectionKey] = [:]
             for (key, closed) in unclaimed { closedByEndpoints[EndpointsKey(closed.socket)] = key }
             for orphan in orphans {

@@ -20,14 +20,6 @@ struct ExportEndpointTests {
         var live: LiveView?
     }
 
-    static func wait(_ seconds: Double, until condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return condition()
-    }
 
     @Test("the exporter's lines are the route's lines with host and instance first; status and metrics follow it")
     func linesStatusAndMetrics() throws {
@@ -77,7 +69,7 @@ struct ExportEndpointTests {
         let feed = try server.get("/api/v1/events?after=start")
         let routeLines = feed.text.split(separator: "\n").map(String.init)
         #expect(routeLines.count >= 8)
-        #expect(Self.wait(10) { working.status.eventsSent == routeLines.count && failing.status.failures >= 2 })
+        #expect(wait(10) { working.status.eventsSent == routeLines.count && failing.status.failures >= 2 })
 
         let sent = try receiver.received.flatMap { try $0.lines() }
         let prefix = "{\"host\":\"web-1\",\"instance\":\"\(instance)\","

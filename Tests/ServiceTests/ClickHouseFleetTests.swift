@@ -100,7 +100,7 @@ struct ClickHouseFleetTests {
             let exporter = try EventExporter(settings: settings, databasePath: path, userNames: { [1000: "app"] })
             try exporter.start()
             let total = try EventExporterTests.feed(path).count
-            #expect(EventExporterTests.wait(10) { exporter.status.eventsSent == total })
+            #expect(wait(10) { exporter.status.eventsSent == total })
             exporter.stop()
             exported += total
         }

@@ -61,15 +61,6 @@ struct EventExporterTests {
         return settings
     }
 
-    /// Waits until `condition` holds, at most `seconds`.
-    static func wait(_ seconds: Double, until condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return condition()
-    }
 
     @Test("every event arrives exactly once, in order, through failures, an outage and a restart of the exporter")
     func exactlyOnceAcrossFailuresAndRestart() throws {
@@ -91,7 +82,7 @@ struct EventExporterTests {
         #expect(first.key == "http://ingest:***@127.0.0.1:\(receiver.port)/?query=INSERT%20INTO%20netstatd.events%20FORMAT%20JSONEachRow")
         try first.start()
         // Five batches acknowledged, then the receiver keeps failing: stopped mid-feed.
-        #expect(Self.wait(20) { receiver.log.count >= 12 }, "\(receiver.log)")
+        #expect(wait(20) { receiver.log.count >= 12 }, "\(receiver.log)")
         first.stop()
         receiver.stop()
         let stopped = first.status
@@ -113,7 +104,7 @@ struct EventExporterTests {
         let second = try EventExporter(settings: Self.settings(url, instance: instance, batch: 25), databasePath: path,
                                        userNames: { [0: "root"] })
         try second.start()
-        #expect(Self.wait(10) { second.status.failures >= 3 }, "connection refused while the receiver is down")
+        #expect(wait(10) { second.status.failures >= 3 }, "connection refused while the receiver is down")
         #expect(second.status.lastError?.contains("Connection refused") == true, "\(second.status.lastError ?? "nil")")
         #expect(second.status.backlog == feed.count - 50, "counted from the saved cursor")
         #expect(second.status.lastSuccess == saved.acknowledgedAt, "the last success survives the restart")
@@ -121,7 +112,7 @@ struct EventExporterTests {
         // The receiver comes back on the same port.
         let back = try TestReceiver(port: receiver.port, script: [.fail(500), .drop])
         defer { back.stop() }
-        #expect(Self.wait(30) { second.status.backlog == 0 && back.received.count * 25 >= feed.count - 50 }, "\(second.status)")
+        #expect(wait(30) { second.status.backlog == 0 && back.received.count * 25 >= feed.count - 50 }, "\(second.status)")
         second.stop()
 
         let lines = try (receiver.received + back.received).flatMap { try $0.lines() }
@@ -166,7 +157,7 @@ struct EventExporterTests {
         let exporter = try EventExporter(settings: settings, databasePath: path)
         try exporter.start()
         defer { exporter.stop() }
-        #expect(Self.wait(10) { receiver.received.count == 1 })
+        #expect(wait(10) { receiver.received.count == 1 })
         #expect(receiver.log.prefix(3) == ["stall", "drop", "accept"])
         #expect(exporter.status.failures == 2)
         let body = try #require(receiver.received.first).body
@@ -185,7 +176,7 @@ struct EventExporterTests {
         let exporter = try EventExporter(settings: Self.settings(receiver.base, instance: "i", batch: 1000), databasePath: path)
         try exporter.start()
         defer { exporter.stop() }
-        #expect(Self.wait(10) { exporter.status.eventsSent == feed.count })
+        #expect(wait(10) { exporter.status.eventsSent == feed.count })
         let batches = try receiver.received.map { try $0.lines().count }
         #expect(batches.first == feed.count / 4, "halved twice: \(batches)")
         #expect(batches.allSatisfy { $0 <= feed.count / 4 } && batches.reduce(0, +) == feed.count)
@@ -203,7 +194,7 @@ struct EventExporterTests {
         defer { receiver.stop() }
         let exporter = try EventExporter(settings: Self.settings(receiver.base, instance: "i", batch: 10), databasePath: path)
         try exporter.start()
-        #expect(Self.wait(5) { exporter.status.backlog == 0 })
+        #expect(wait(5) { exporter.status.backlog == 0 })
         exporter.stop()
         #expect(receiver.log.isEmpty && exporter.status.failures == 0 && exporter.status.lastSuccess == nil)
     }
@@ -220,7 +211,7 @@ struct EventExporterTests {
         settings.client.responseTimeout = 30
         let exporter = try EventExporter(settings: settings, databasePath: path)
         try exporter.start()
-        #expect(Self.wait(5) { receiver.log == ["stall"] })
+        #expect(wait(5) { receiver.log == ["stall"] })
         let started = Date()
         exporter.stop()
         #expect(Date().timeIntervalSince(started) < 0.5, "stopped in \(Date().timeIntervalSince(started)) s")

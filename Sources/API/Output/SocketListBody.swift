@@ -50,8 +50,7 @@ public enum SocketListBody {
                     socket.proto.rawValue, socket.family.rawValue, socket.stateName,
                     socket.local.address.description, String(socket.local.port),
                     socket.remote.address.description, String(socket.remote.port),
-                    socket.recvQ == Socket.unknownQueue ? "" : String(socket.recvQ),
-                    socket.sendQ == Socket.unknownQueue ? "" : String(socket.sendQ), String(socket.uid),
+                    socket.knownRecvQ.map(String.init) ?? "", socket.knownSendQ.map(String.init) ?? "", String(socket.uid),
                     snapshot.userName(socket.uid), String(socket.inode), pids, names,
                     socket.netns.map { String($0) } ?? "",
                 ]

@@ -104,6 +104,12 @@ public struct ConnectionFilter: Sendable {
     @discardableResult
     public func namespaceInodes(in snapshot: Snapshot, inodesOfThePast: Bool = false) throws -> Set<UInt64>? {
         guard let namespaces else { return nil }
+        return try Self.namespaceInodes(namespaces, in: snapshot, inodesOfThePast: inodesOfThePast)
+    }
+
+    /// The inodes of the namespaces `names` (as `netns=` takes them) in `snapshot`;
+    /// a name none answers to is a 404 naming it.
+    public static func namespaceInodes(_ namespaces: [String], in snapshot: Snapshot, inodesOfThePast: Bool = false) throws -> Set<UInt64> {
         var inodes: Set<UInt64> = []
         for text in namespaces {
             guard let found = snapshot.namespaces.first(where: { $0.isNamed(text) }) else {

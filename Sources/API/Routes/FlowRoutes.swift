@@ -29,7 +29,7 @@ enum FlowRoutes {
         let filter = try ConnectionFilter(query: context.query)
         // The rollups outlive the raw rows (--series-retention against --retention):
         // a window is answerable while either covers it.
-        let (oldestSample, firstMinute) = try history.readers.withReader { (try $0.figures().oldest, try $0.firstFlowMinute()) }
+        let (oldestSample, firstMinute) = try history.readers.withReader { (try $0.oldestSample(), try $0.firstFlowMinute()) }
         let oldest = [oldestSample, firstMinute.map { Double($0) * 60 }].compactMap { $0 }.min()
         if let oldest, requestedTo < oldest {
             throw Problem.badParameter("to", try context.query.string("to") ?? "", accepts: "a time after history starts (\(Timestamp.rfc3339(oldest))); older connections are pruned")

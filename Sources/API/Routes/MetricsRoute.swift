@@ -95,8 +95,8 @@ enum MetricsRoute {
                 if listeners[key] == nil { order.append(key) }
                 var entry = listeners[key] ?? (0, nil, 0)
                 entry.queue += Double(sockets[index].recvQ)
-                // Read from /proc (no cookie) a listener's backlog is unknown: no sample.
-                if sockets[index].cookie != nil { entry.backlog = max(entry.backlog ?? 0, Double(sockets[index].sendQ)) }
+                // Read from /proc a listener's backlog is unknown: no sample.
+                if let backlog = sockets[index].knownSendQ { entry.backlog = max(entry.backlog ?? 0, Double(backlog)) }
                 entry.count += 1
                 listeners[key] = entry
             }

@@ -13,10 +13,8 @@ enum ProcessRoutes {
         if let unchanged = context.unchangedSinceNewest() { return unchanged }
         let snapshot = context.snapshot()
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
-        var namespaceFilter = ConnectionFilter()
         let netns = try context.query.nonEmptyList("netns")
-        namespaceFilter.namespaces = netns.isEmpty ? nil : netns
-        let namespaces = try namespaceFilter.namespaceInodes(in: snapshot)
+        let namespaces = netns.isEmpty ? nil : try ConnectionFilter.namespaceInodes(netns, in: snapshot)
         let processes = ProcessSummary.all(in: snapshot, namespaces: namespaces).filter {
             (name == nil || $0.name == name) && (user == nil || $0.user == user || String($0.uid) == user)
         }

@@ -28,9 +28,7 @@ enum ProtocolRoutes {
             throw Problem.badParameter("netns", names.joined(separator: ","), accepts: "one namespace: counters are per namespace")
         }
         let snapshot = context.snapshot()
-        var filter = ConnectionFilter()
-        filter.namespaces = names
-        guard let inode = try filter.namespaceInodes(in: snapshot)?.first,
+        guard let inode = try ConnectionFilter.namespaceInodes(names, in: snapshot).first,
               let namespace = snapshot.namespaces.first(where: { $0.inode == inode }) else { return own() }
         if namespace.isOwn { return own() }
         guard let pid = namespace.pid, let reading = context.stats.current(namespace: inode, through: pid, maxAge: maxAge) else {

@@ -44,12 +44,23 @@ public struct Socket: Sendable, Equatable {
     /// socket's identity. nil only where it cannot be known (a captured proc tree).
     public var netns: UInt64?
 
-    /// A socket from its fields; the optional ones default to unknown.
     /// A Recv-Q or Send-Q that is not known (a past socket recorded before queues
     /// were kept): rendered as null or `-`, never as a number. No kernel queue holds
     /// 2^32-1 bytes (buffers are capped at 2^31).
     public static let unknownQueue = UInt32.max
 
+    /// Recv-Q, nil when it is not known.
+    public var knownRecvQ: UInt32? { recvQ == Self.unknownQueue ? nil : recvQ }
+
+    /// Send-Q (a listener's backlog), nil when it is not known: a past socket's from
+    /// before queues were kept, or a listener read from /proc, whose tx_queue is 0
+    /// where netlink reports the backlog (netlink always gives a cookie, /proc never).
+    public var knownSendQ: UInt32? {
+        if sendQ == Self.unknownQueue || (proto == .tcp && state == .listen && cookie == nil) { return nil }
+        return sendQ
+    }
+
+    /// A socket from its fields; the optional ones default to unknown.
     public init(
         proto: TransportProtocol, family: AddressFamily, state: SocketState,
         local: Endpoint, remote: Endpoint, recvQ: UInt32, sendQ: UInt32, uid: UInt32,

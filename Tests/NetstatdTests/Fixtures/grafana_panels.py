@@ -34,7 +34,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from live_daemons import NICE, fail, get, start_prometheus, stop, wait_for  # noqa: E402
+from live_daemons import fail, get, start_netstatd, start_prometheus, stop, wait_for  # noqa: E402
 
 DEADLINE_SECONDS = 60
 # What Grafana would put for its built-in variables with a 1 s scrape interval and a
@@ -189,20 +189,7 @@ def main():
     work = tempfile.mkdtemp(prefix="netstatd-grafana-")
     netstatd = prometheus = activity = None
     try:
-        log_path = os.path.join(work, "netstatd.log")
-        with open(log_path, "w") as log:
-            netstatd = subprocess.Popen(
-                NICE + [binary, "serve", "--listen", "127.0.0.1:0", "--db", os.path.join(work, "netstatd.db"),
-                        "--interval", "1", "--namespaces", "host"],
-                stderr=log, stdout=subprocess.DEVNULL, cwd=work)
-
-        def netstatd_port():
-            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(log_path).read())
-            if netstatd.poll() is not None:
-                fail(f"netstatd exited: {open(log_path).read()}")
-            return int(match.group(1)) if match else None
-
-        port = wait_for("netstatd to listen", netstatd_port, deadline)
+        netstatd, port = start_netstatd(binary, work, ["--db", os.path.join(work, "netstatd.db"), "--interval", "1", "--namespaces", "host"], deadline)
         base = f"http://127.0.0.1:{port}"
 
         def close_events_running():

@@ -2,6 +2,7 @@
 real daemons they drive (netstatd, prometheus), bounded in time, failing loudly."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -70,3 +71,20 @@ def start_prometheus(work, target_port, rules=None):
                 f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
         stdout=open(log_path, "w"), stderr=subprocess.STDOUT, cwd=work, env=dict(os.environ, GOMAXPROCS="1"))
     return prometheus, f"http://127.0.0.1:{prom_port}", log_path
+
+
+def start_netstatd(binary, work, arguments, deadline):
+    """`netstatd serve` on a free loopback port with ARGUMENTS, niced, its log in WORK.
+    Returns (process, port) once it listens."""
+    log_path = os.path.join(work, "netstatd.log")
+    with open(log_path, "w") as log:
+        netstatd = subprocess.Popen(NICE + [binary, "serve", "--listen", "127.0.0.1:0"] + arguments,
+                                    stderr=log, stdout=subprocess.DEVNULL, cwd=work)
+
+    def port():
+        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(log_path).read())
+        if netstatd.poll() is not None:
+            fail(f"netstatd exited: {open(log_path).read()}")
+        return int(match.group(1)) if match else None
+
+    return netstatd, wait_for("netstatd to listen", port, deadline)

@@ -19,7 +19,6 @@ the socket population is only these two processes.
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from live_daemons import NICE, fail, get, start_prometheus, stop, wait_for  # noqa: E402
+from live_daemons import fail, get, start_netstatd, start_prometheus, stop, wait_for  # noqa: E402
 
 DEADLINE_SECONDS = 20
 
@@ -51,19 +50,7 @@ def main():
     work = tempfile.mkdtemp(prefix="netstatd-prometheus-")
     netstatd = prometheus = None
     try:
-        log_path = os.path.join(work, "netstatd.log")
-        with open(log_path, "w") as log:
-            netstatd = subprocess.Popen(
-                NICE + [binary, "serve", "--listen", "127.0.0.1:0", "--no-history", "--interval", "3600", "--namespaces", "host"],
-                stderr=log, stdout=subprocess.DEVNULL, cwd=work)
-
-        def netstatd_port():
-            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(log_path).read())
-            if netstatd.poll() is not None:
-                fail(f"netstatd exited: {open(log_path).read()}")
-            return int(match.group(1)) if match else None
-
-        port = wait_for("netstatd to listen", netstatd_port, deadline)
+        netstatd, port = start_netstatd(binary, work, ["--no-history", "--interval", "3600", "--namespaces", "host"], deadline)
         base = f"http://127.0.0.1:{port}"
 
         prometheus, api, prom_log_path = start_prometheus(work, port, rules=rules)

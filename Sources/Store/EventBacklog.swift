@@ -9,6 +9,7 @@ extension HistoryReader {
     /// connection's first sample (those owners travel in its `opened` event).
     public func eventCount(after cursor: EventCursor, limit: Int) throws -> Int? {
         var count = Int(try database.scalar("SELECT count(*) FROM connections WHERE id > ?", [.integer(cursor.openedThrough)]) ?? 0)
+            + Int(try ShortConnectionTable.count(after: cursor.openedThrough, in: database))
         guard count <= limit else { return nil }
         // Connections opened in a sample are the ids above the previous sample's
         // `connections_through` (ids grow with time); without that sample (pruned),

@@ -31,6 +31,8 @@ public struct HistoricConnection: Sendable {
     public var closedAt: Double?
     /// Final counters (TCP), from its close event or its last sample with tcp_info.
     public var totals: ConnectionTotals?
+    /// The cgroup (v2 path) it was created in, as its close event said; nil when not known.
+    public var cgroup: String? = nil
 
     /// How long it lived, when both ends are known.
     public var durationMs: Double? {
@@ -272,6 +274,9 @@ public final class HistoryReader {
                                 .integer(Clock.milliseconds(from)), .integer(Clock.milliseconds(to)), .integer(sampledInside ? 1 : 0),
                                 .integer(Int64(limit))])
             while try statement.step() { ids.insert(statement.int64(0)) }
+            ids.formUnion(try ShortConnectionTable.ids(
+                closedFrom: Clock.milliseconds(from), to: Clock.milliseconds(to), low: lowBound, high: highBound,
+                after: after, limit: limit, in: database))
         }
         return Array(ids.sorted().prefix(limit))
     }
@@ -334,12 +339,43 @@ public final class HistoryReader {
 
     /// Loads the rows of `ids` with one statement (the ids travel as one JSON array:
     /// no statement per list length, no parameter limit).
+    /// Ids not in `connections` are looked for among the short connections' blocks.
     private func load(ids: [Int64], eventsThrough: EventsThrough) throws -> [HistoricConnection] {
         guard !ids.isEmpty else { return [] }
         let statement = try database.prepare(
             "SELECT \(Self.connectionColumns) FROM connections WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
         try statement.bind([.text("[" + ids.map(String.init).joined(separator: ",") + "]")])
-        return try loadConnections(statement, eventsThrough: eventsThrough)
+        let rows = try loadConnections(statement, eventsThrough: eventsThrough)
+        guard rows.count < ids.count else { return rows }
+        let found = Set(rows.map(\.id))
+        let shorts = try ShortConnectionTable.load(ids.filter { !found.contains($0) }, from: database)
+        guard !shorts.isEmpty else { return rows }
+        var merged = rows
+        for (id, short) in shorts { merged.append(try historic(short.connection, id: id)) }
+        return merged.sorted { $0.id < $1.id }
+    }
+
+    /// A short connection as history serves every connection: seen only at its close,
+    /// so it opened and closed then as far as anyone can tell (`firstSeenKnown` false).
+    private func historic(_ short: ShortConnection, id: Int64) throws -> HistoricConnection {
+        let closedAt = Clock.seconds(milliseconds: short.closedAtMs)
+        var connection = HistoricConnection(
+            id: id, proto: short.proto, family: short.family, local: short.local, remote: short.remote, uid: 0, inode: 0,
+            cookie: short.cookie, firstSeen: closedAt, lastSeen: closedAt, closedDuringGap: false,
+            states: [(closedAt, short.state)], owners: [], backlog: [])
+        connection.netns = short.netns
+        connection.origin = short.ownerInferred ? [.closeEvent, .ownerInferred] : [.closeEvent]
+        connection.firstSeenKnown = false
+        connection.closedAt = closedAt
+        connection.totals = short.totals
+        connection.cgroup = short.cgroup
+        for held in short.owners {
+            var owner = try owner(held.process, held.fd, from: closedAt)
+            owner.to = closedAt
+            owner.inferred = short.ownerInferred
+            connection.owners.append(owner)
+        }
+        return connection
     }
 
     static let connectionColumns = "id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample, last_sample, state, process_id, fd, log, closed_in_gap, origin, closed_at_ms, totals, netns"
@@ -545,6 +581,9 @@ public final class HistoryReader {
                 merged.append((EventCursor(sample: opened.int64(1), connection: opened.int64(0), kind: 0, openedThrough: opened.int64(0)), .opened, nil))
             }
         }
+        for (id, sample) in try ShortConnectionTable.openings(after: cursor.openedThrough, limit: limit, in: database) {
+            merged.append((EventCursor(sample: sample, connection: id, kind: 0, openedThrough: id), .opened, nil))
+        }
         // Sample rows in order until `limit` events past the cursor are in hand.
         let rows = try database.prepare("SELECT sample_id, data FROM changes WHERE sample_id >= ? ORDER BY sample_id")
         try rows.bind([.integer(cursor.sample)])
@@ -606,7 +645,10 @@ public final class HistoryReader {
     private func openingConnection(id: Int64) throws -> (HistoricConnection, Int64)? {
         let statement = try database.prepare("SELECT \(Self.connectionColumns) FROM connections WHERE id = ?")
         try statement.bind([.integer(id)])
-        guard let connection = try loadConnections(statement, eventsThrough: .opening).first else { return nil }
+        guard let connection = try loadConnections(statement, eventsThrough: .opening).first else {
+            guard let short = try ShortConnectionTable.load([id], from: database)[id] else { return nil }
+            return (try historic(short.connection, id: id), short.sample)
+        }
         let first = try database.scalar("SELECT first_sample FROM connections WHERE id = ?", [.integer(id)]) ?? 0
         return (connection, first)
     }
@@ -683,8 +725,16 @@ public final class HistoryReader {
     public func figures() throws -> (samples: Int64, connections: Int64, oldest: Double?, newest: Double?) {
         // max - min of rowids, not count(*): a count scans the whole table.
         ((try database.scalar("SELECT max(id) - min(id) + 1 FROM samples")) ?? 0,
-         try database.scalar("SELECT max(id) - min(id) + 1 FROM connections") ?? 0,
+         try connectionCount(),
          try oldestSample(),
          try database.scalar("SELECT max(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) })
+    }
+
+    /// Connection ids in history, sampled and short: the span of the ids kept.
+    private func connectionCount() throws -> Int64 {
+        let lowest = [try database.scalar("SELECT min(id) FROM connections"), try ShortConnectionTable.firstID(in: database)].compactMap { $0 }.min()
+        let highest = max(try database.scalar("SELECT max(id) FROM connections") ?? 0, try ShortConnectionTable.lastID(in: database))
+        guard let lowest else { return 0 }
+        return highest - lowest + 1
     }
 }

@@ -110,7 +110,7 @@ public final class Recorder {
         runID = database.lastInsertRowID
         previousSample = lastSample
         previousSampleAt = try database.scalar("SELECT max(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) }
-        connectionsThrough = try database.scalar("SELECT max(id) FROM connections") ?? 0
+        connectionsThrough = max(try database.scalar("SELECT max(id) FROM connections") ?? 0, try ShortConnectionTable.lastID(in: database))
         try FlowBackfill.run(database)
     }
 
@@ -337,29 +337,35 @@ public final class Recorder {
             }
             for key in gone { working.removeValue(forKey: key) }
             // Sockets that opened and closed between two samples: known only by their
-            // close event; an accepted one is owned by its listener's processes.
+            // close event; an accepted one is owned by its listener's processes. Packed
+            // in one block for the sample (ShortConnections.swift), ids after the
+            // sampled connections', in close order.
             if !unclaimed.isEmpty {
                 let listeners = ListenerOwners(snapshot)
+                var shorts: [ShortConnection] = []
+                shorts.reserveCapacity(unclaimed.count)
                 for closed in unclaimed.values.sorted(by: { $0.at < $1.at }) {
                     let inferred = listeners.owners(accepting: closed.socket)
-                    let owners = try ownerKeys(inferred, &workingProcesses)
-                    let firstOwner = owners.min { $0.packed < $1.packed }
+                    let owners = try ownerKeys(inferred, &workingProcesses).sorted { $0.packed < $1.packed }
                     let socket = closed.socket
+                    let totals = socket.tcpInfo.map(ConnectionTotals.init)
                     if !ListeningPorts.isListener(proto: socket.proto, state: socket.state, remote: socket.remote) {
                         let flow = ClosedFlow(proto: socket.proto, local: socket.local, remote: socket.remote,
-                                              process: Self.name(of: firstOwner, among: inferred, workingProcesses),
-                                              closeEventOnly: true, start: nil, end: closed.at, totals: socket.tcpInfo.map(ConnectionTotals.init),
+                                              process: Self.name(of: owners.first, among: inferred, workingProcesses),
+                                              closeEventOnly: true, start: nil, end: closed.at, totals: totals,
                                               accepted: !inferred.isEmpty || listening.accepts(netns: socket.netns, proto: socket.proto, port: socket.local.port))
-                        flows[flow.key, default: FlowRollupValue()].add(closeEventOnly: true, start: nil, end: closed.at, totals: flow.totals)
+                        flows[flow.key, default: FlowRollupValue()].add(closeEventOnly: true, start: nil, end: closed.at, totals: totals)
                     }
-                    let id = try insertConnection(closed.socket, sampleID: sampleID, owner: firstOwner,
-                                                  origin: inferred.isEmpty ? [.closeEvent] : [.closeEvent, .ownerInferred],
-                                                  closedAt: closed.at, totals: closed.socket.tcpInfo.map(ConnectionTotals.init))
-                    through = id
-                    for extra in owners.sorted(by: { $0.packed < $1.packed }).dropFirst() {
-                        event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
-                    }
-                    event(sampleID, id, firstSample: nil, .closed, nil)
+                    shorts.append(ShortConnection(
+                        proto: socket.proto, family: socket.family, local: socket.local, remote: socket.remote, state: socket.state,
+                        cookie: socket.cookie, netns: socket.netns, closedAtMs: Clock.milliseconds(closed.at), totals: totals,
+                        owners: owners.map { ShortOwner(process: $0.process, fd: $0.fd) }, ownerInferred: !owners.isEmpty,
+                        cgroup: closed.cgroupPath))
+                }
+                try ShortConnectionTable.insert(shorts, firstID: through + 1, sample: sampleID, into: database)
+                for _ in shorts {
+                    through += 1
+                    event(sampleID, through, firstSample: nil, .closed, nil)
                 }
             }
             try FlowRollupTable.add(flows, to: database)
@@ -660,6 +666,9 @@ public final class Recorder {
             // Oldest ids first; rows still open (NULL) are skipped by the condition.
             try database.prepare("DELETE FROM connections WHERE id IN (SELECT id FROM connections WHERE id <= ? AND last_sample < ? ORDER BY id LIMIT ?)")
                 .run([.integer(through), .integer(oldestKept), .integer(Int64(retention.batch))])
+            try ShortConnectionTable.prune(through: try database.scalar(
+                "SELECT connections_through FROM samples WHERE id < ? ORDER BY id DESC LIMIT 1", [.integer(oldestKept)]) ?? 0,
+                batch: retention.batch, in: database)
             // Keep the newest keyframe at or before the oldest sample kept: replays start there.
             let anchor = try database.scalar("SELECT max(sample_id) FROM present WHERE sample_id <= ?", [.integer(oldestKept)]) ?? 0
             try database.prepare("DELETE FROM present WHERE sample_id < ?").run([.integer(anchor)])
@@ -690,6 +699,8 @@ public final class Recorder {
             DELETE FROM connections WHERE id IN (
                 SELECT id FROM connections WHERE id <= ? AND origin & 1 = 1 AND closed_at_ms < ? ORDER BY id LIMIT ?)
             """).run([.integer(through), .integer(cutoff), .integer(Int64(retention.batch))])
+        // The blocks of samples before the cutoff hold connections that closed before it.
+        try ShortConnectionTable.prune(through: through, batch: retention.batch, in: database)
     }
 }
 

@@ -205,6 +205,19 @@ enum Schema {
                 PRIMARY KEY(bucket, grouping)
             ) WITHOUT ROWID;
             """),
+        // Sockets seen only through their close event, one packed block per sample
+        // (ShortConnections.swift): about a quarter of a `connections` row each. Rows
+        // written before stay in `connections` and are read from there.
+        ("009_short_connections", """
+            CREATE TABLE short_connections(
+                first_id INTEGER PRIMARY KEY,
+                sample_id INTEGER NOT NULL,
+                count INTEGER NOT NULL,
+                first_closed_ms INTEGER NOT NULL,
+                last_closed_ms INTEGER NOT NULL,
+                data BLOB NOT NULL
+            );
+            """),
     ]
 }
 

@@ -14,12 +14,16 @@ public struct CloseEvent: Sendable {
     public var at: Double
     /// The cgroup id the socket belonged to, where the kernel says (INET_DIAG_CGROUP_ID).
     public var cgroupID: UInt64?
+    /// That cgroup's path in the cgroup v2 hierarchy (`/system.slice/nginx.service`),
+    /// when it could be found (`CgroupPaths`); nil for the root, which says nothing.
+    public var cgroupPath: String?
 
     /// An event from its parts (tests build these).
-    public init(socket: Socket, at: Double, cgroupID: UInt64? = nil) {
+    public init(socket: Socket, at: Double, cgroupID: UInt64? = nil, cgroupPath: String? = nil) {
         self.socket = socket
         self.at = at
         self.cgroupID = cgroupID
+        self.cgroupPath = cgroupPath
     }
 }
 

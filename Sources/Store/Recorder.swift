@@ -284,7 +284,8 @@ public final class Recorder {
                     try update(&working.values[index])
                 } else {
                     let firstOwner = owners.min { $0.packed < $1.packed }
-                    let id = try insertConnection(socket, sampleID: sampleID, owner: firstOwner)
+                    let id = through + 1
+                    try insertConnection(socket, id: id, sampleID: sampleID, owner: firstOwner)
                     through = id
                     for extra in owners.sorted(by: { $0.packed < $1.packed }).dropFirst() {
                         event(sampleID, id, firstSample: sampleID, .ownerAdded, extra.packed)
@@ -460,29 +461,24 @@ public final class Recorder {
         return id
     }
 
-    private func insertConnection(
-        _ socket: Socket, sampleID: Int64, owner: OwnerKey?,
-        origin: ConnectionOrigin = [.queuesRecorded], closedAt: Double? = nil, totals: ConnectionTotals? = nil
-    ) throws -> Int64 {
-        // A close-event-only row was never in a sample: it opened and closed before
-        // this one (last_sample = first_sample, with the true close time beside it).
+    /// Writes a sampled connection's row under `id`: the next in the sequence the
+    /// short connections' blocks share (SQLite's own next rowid would be one of theirs).
+    private func insertConnection(_ socket: Socket, id: Int64, sampleID: Int64, owner: OwnerKey?) throws {
         try database.prepare("""
-            INSERT INTO connections(kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie,
-                                    first_sample, state, process_id, fd, origin, closed_at_ms, totals, last_sample, netns)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO connections(id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie,
+                                    first_sample, state, process_id, fd, origin, netns)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).run([
-            .integer(ConnectionKind.encode(socket.proto, socket.family)),
+            .integer(id), .integer(ConnectionKind.encode(socket.proto, socket.family)),
             .blob(AddressBytes.encode(socket.local.address)), .integer(Int64(socket.local.port)),
             .blob(AddressBytes.encode(socket.remote.address)), .integer(Int64(socket.remote.port)),
             .integer(Int64(socket.uid)), .integer(Int64(socket.inode)),
             socket.cookie.map { .integer(Int64(bitPattern: $0)) } ?? .null,
             .integer(sampleID), .integer(Int64(socket.state.rawValue)),
             owner.map { .integer($0.process) } ?? .null, owner.map { .integer(Int64($0.fd)) } ?? .null,
-            .integer(origin.rawValue), closedAt.map { .integer(Clock.milliseconds($0)) } ?? .null,
-            totals.map { .blob($0.encode()) } ?? .null, origin.contains(.closeEvent) ? .integer(sampleID) : .null,
+            .integer(ConnectionOrigin.queuesRecorded.rawValue),
             socket.netns.map { .integer(Int64(bitPattern: $0)) } ?? .null,
         ])
-        return database.lastInsertRowID
     }
 
     /// Writes the counters that changed since the last sample written (all of them in
@@ -654,6 +650,9 @@ public final class Recorder {
     /// Deletes raw rows older than the retention, a bounded batch per call so a long
     /// backlog of old rows never stalls a sample.
     public func prune(now: Double) throws {
+        // First: short connections have a retention of their own, shorter than the
+        // raw one, due before anything else is.
+        try pruneShortConnections(now: now)
         let cutoff = Clock.milliseconds(now - retention.rawSeconds)
         guard let oldestKept = try database.scalar("SELECT min(id) FROM samples WHERE taken_at_ms >= ?", [.integer(cutoff)]),
               let oldest = try database.scalar("SELECT min(id) FROM samples"), oldest < oldestKept else { return }
@@ -683,7 +682,6 @@ public final class Recorder {
             try database.prepare("DELETE FROM flow_minutes WHERE minute < ?").run([.integer(Int64((seriesCutoff / 60).rounded(.down)))])
             try database.prepare("DELETE FROM state_groups_1h WHERE bucket < ?").run([.real(seriesCutoff)])
         }
-        try pruneShortConnections(now: now)
     }
 
     /// Connections seen only through their close event are most rows on a busy host;
@@ -695,10 +693,15 @@ public final class Recorder {
         // before the cutoff.
         guard let sample = try database.scalar("SELECT max(id) FROM samples WHERE taken_at_ms < ?", [.integer(cutoff)]),
               let through = try database.scalar("SELECT connections_through FROM samples WHERE id = ?", [.integer(sample)]) else { return }
-        try database.prepare("""
-            DELETE FROM connections WHERE id IN (
-                SELECT id FROM connections WHERE id <= ? AND origin & 1 = 1 AND closed_at_ms < ? ORDER BY id LIMIT ?)
-            """).run([.integer(through), .integer(cutoff), .integer(Int64(retention.batch))])
+        // Rows of files recorded before the packed blocks, up to the last of them (a
+        // bound, so a file without any does not scan its connections for none).
+        let legacy = try database.scalar("SELECT through FROM legacy_short_through") ?? 0
+        if legacy > 0 {
+            try database.prepare("""
+                DELETE FROM connections WHERE id IN (
+                    SELECT id FROM connections WHERE id <= ? AND origin & 1 = 1 AND closed_at_ms < ? ORDER BY id LIMIT ?)
+                """).run([.integer(min(through, legacy)), .integer(cutoff), .integer(Int64(retention.batch))])
+        }
         // The blocks of samples before the cutoff hold connections that closed before it.
         try ShortConnectionTable.prune(through: through, batch: retention.batch, in: database)
     }

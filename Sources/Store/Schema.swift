@@ -207,7 +207,8 @@ enum Schema {
             """),
         // Sockets seen only through their close event, one packed block per sample
         // (ShortConnections.swift): about a quarter of a `connections` row each. Rows
-        // written before stay in `connections` and are read from there.
+        // written before stay in `connections` and are read from there;
+        // `legacy_short_through` bounds where flow retention still looks for them.
         ("009_short_connections", """
             CREATE TABLE short_connections(
                 first_id INTEGER PRIMARY KEY,
@@ -217,6 +218,8 @@ enum Schema {
                 last_closed_ms INTEGER NOT NULL,
                 data BLOB NOT NULL
             );
+            CREATE TABLE legacy_short_through(through INTEGER NOT NULL);
+            INSERT INTO legacy_short_through(through) SELECT coalesce(max(id), 0) FROM connections WHERE origin & 1 = 1;
             """),
     ]
 }

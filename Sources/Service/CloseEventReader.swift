@@ -78,6 +78,9 @@ public final class CloseEventReader: @unchecked Sendable {
     private var stopping = false
     private var thread: JoinableThread?
     private var poller: CloseEventPoll?
+    /// Names the cgroups of drained events; touched only while holding `cgroupLock`.
+    private let cgroupPaths: CgroupPaths
+    private let cgroupLock = Lock()
     private var own: Followed?
     /// Other namespaces followed, by inode.
     private var followed: [UInt64: Followed] = [:]
@@ -89,8 +92,10 @@ public final class CloseEventReader: @unchecked Sendable {
     /// A reader holding at most `capacity` events between two samples, entering
     /// other namespaces through `procRoot`, each of their sockets asking for a
     /// `namespaceReceiveBuffer` of its own (the own namespace's is `start`'s).
-    public init(capacity: Int = 2_000_000, procRoot: String = "/proc", namespaceReceiveBuffer: Int = 8 << 20) {
+    public init(capacity: Int = 2_000_000, procRoot: String = "/proc", namespaceReceiveBuffer: Int = 8 << 20,
+                cgroupPaths: CgroupPaths = CgroupPaths()) {
         self.capacity = capacity
+        self.cgroupPaths = cgroupPaths
         self.procRoot = procRoot
         self.namespaceReceiveBuffer = namespaceReceiveBuffer
     }
@@ -216,15 +221,19 @@ public final class CloseEventReader: @unchecked Sendable {
     }
 
     /// The events received since the last call, oldest first within each namespace,
-    /// and the kernel overflows meanwhile.
+    /// each with its cgroup's path where it can be found, and the kernel overflows
+    /// meanwhile.
     public func drain() -> (events: [CloseEvent], overflows: Int) {
-        lock.withLock {
+        var drained = lock.withLock {
             defer {
                 pending.removeAll(keepingCapacity: pending.count < 65536)
                 overflowsSinceDrain = 0
             }
-            return (pending, overflowsSinceDrain)
+            return (events: pending, overflows: overflowsSinceDrain)
         }
+        // Outside `lock`: a walk of the cgroup tree must not hold up the reader thread.
+        cgroupLock.withLock { cgroupPaths.name(&drained.events) }
+        return drained
     }
 
     /// The figures so far.

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS netstatd.events
         user    LowCardinality(Nullable(String)),
         inode   Nullable(UInt64),
         cookie  Nullable(UInt64),         -- the kernel's socket cookie: with netns and instance, the socket's identity
-        netns   Nullable(UInt64)),
+        netns   Nullable(UInt64),
+        cgroup  Nullable(String)),        -- close_event: the cgroup v2 path it was created in (its unit or container), when known
     -- state_changed and opened: the (new) state, netstat's name.
     state       LowCardinality(String),
     -- owner_added, owner_removed: the process.

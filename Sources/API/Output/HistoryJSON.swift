@@ -17,6 +17,12 @@ enum HistoryJSON {
         json.key("closed_during_gap"); json.bool(connection.closedDuringGap)
         json.key("duration_ms"); if let duration = connection.durationMs { json.number(duration.rounded()) } else { json.null() }
         json.key("totals"); totals(connection.totals, to: &json)
+        json.key("container")
+        if let container = connection.cgroup.flatMap({ ProcPidCgroup.classify(Substring($0)) }) {
+            NamespaceJSON.container(container, to: &json)
+        } else {
+            json.null()
+        }
         json.key("states"); json.beginArray()
         for entry in connection.states {
             json.beginObject()

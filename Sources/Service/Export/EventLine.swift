@@ -75,6 +75,10 @@ public enum EventLine {
         if let cookie = connection.cookie { json.number(cookie) } else { json.null() }
         json.key("netns")
         if let netns = connection.netns { json.number(netns) } else { json.null() }
+        // The cgroup its close event named: the unit or container that made it, for a
+        // client socket whose process is long gone too.
+        json.key("cgroup")
+        if let cgroup = connection.cgroup { json.string(cgroup) } else { json.null() }
     }
 
     /// A process that held a connection, with when.

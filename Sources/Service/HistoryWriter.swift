@@ -11,11 +11,15 @@ public final class HistoryWriter {
     private let log: (String) -> Void
     private var unwritten: [CloseEvent] = []
     private var unwrittenOverflows = 0
+    private let closeEventCapacity: Int
 
-    /// A writer into `recorder`, reporting to `status` and `log` (one line each).
-    public init(recorder: Recorder, status: RecorderStatus, log: @escaping (String) -> Void) {
+    /// A writer into `recorder`, reporting to `status` and `log` (one line each),
+    /// keeping at most `closeEventCapacity` close events while writes fail.
+    public init(recorder: Recorder, status: RecorderStatus, closeEventCapacity: Int = CloseEventReader.defaultCapacity,
+                log: @escaping (String) -> Void) {
         self.recorder = recorder
         self.status = status
+        self.closeEventCapacity = closeEventCapacity
         self.log = log
     }
 
@@ -48,9 +52,15 @@ public final class HistoryWriter {
                 $0.lastError = message
             }
             if first { log("netstatd: cannot write history (\(message)); sampling and live answers go on, writing is retried every sample") }
-            // Kept for the next write, bounded: a disk full for hours must not grow memory.
-            unwritten = Array(events.suffix(1_000_000))
-            unwrittenOverflows = overflows
+            // Kept for the next write, bounded as the reader's queue is: a disk full for
+            // hours must not grow memory. The oldest go first (their sampled connections
+            // are closed by the dump anyway); they are counted as lost, and the next
+            // sample written says events were missed before it.
+            let kept = events.suffix(closeEventCapacity)
+            let dropped = events.count - kept.count
+            unwritten = Array(kept)
+            unwrittenOverflows = overflows + (dropped > 0 ? 1 : 0)
+            if dropped > 0 { status.update { $0.closeEventsDropped += dropped } }
         }
     }
 }

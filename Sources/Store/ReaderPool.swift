@@ -55,6 +55,9 @@ public final class RecorderStatus: @unchecked Sendable {
         public var lastWrittenAt: Double?
         /// What a read found damaged in the file (SQLite's message), once it has.
         public var damage: String?
+        /// Close events given up while writes failed (past what is kept for the next
+        /// try): lost, so counted beside the reader's own drops.
+        public var closeEventsDropped = 0
     }
 
     public init() {}

@@ -87,7 +87,7 @@ enum MetaRoutes {
                 json.key("unavailable"); if let reason = events.unavailable { json.string(reason) } else { json.null() }
                 json.key("received"); json.number(events.received)
                 json.key("overflows"); json.number(events.overflows)
-                json.key("dropped"); json.number(events.dropped)
+                json.key("dropped"); json.number(events.dropped + writer.closeEventsDropped)
                 json.key("receive_buffer_bytes"); json.number(events.receiveBufferBytes)
                 json.key("namespaces"); json.number(events.namespaces)
                 json.key("by_namespace")

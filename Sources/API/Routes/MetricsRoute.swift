@@ -184,8 +184,8 @@ enum MetricsRoute {
                 let events = reader.statistics
                 family("netstatd_close_events_total", "counter", "Socket close events received from the kernel.")
                 sample("netstatd_close_events_total", [], Double(events.received))
-                family("netstatd_close_events_lost_total", "counter", "Close events dropped because netstatd's queue was full.")
-                sample("netstatd_close_events_lost_total", [], Double(events.dropped))
+                family("netstatd_close_events_lost_total", "counter", "Close events dropped because netstatd's queue was full (or writes failed for long).")
+                sample("netstatd_close_events_lost_total", [], Double(events.dropped + writer.closeEventsDropped))
                 family("netstatd_close_events_overflows_total", "counter", "Times the kernel dropped close events because netstatd fell behind (ENOBUFS).")
                 sample("netstatd_close_events_overflows_total", [], Double(events.overflows))
                 family("netstatd_close_events_namespaces", "gauge", "Network namespaces whose close events are read, netstatd's own included.")

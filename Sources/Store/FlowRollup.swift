@@ -298,7 +298,7 @@ enum FlowBackfill {
                     let state = SocketState(rawValue: UInt8(truncatingIfNeeded: try row.int64("state"))) ?? .close
                     let local = Endpoint(address: AddressBytes.decode(try row.blob("local_addr")), port: UInt16(truncatingIfNeeded: try row.int64("local_port")))
                     let remote = Endpoint(address: AddressBytes.decode(try row.blob("remote_addr")), port: UInt16(truncatingIfNeeded: try row.int64("remote_port")))
-                    guard !ListeningPorts.isListener(proto: proto, state: state, remote: remote) else { continue }
+                    guard !SampleListeners.isListener(proto: proto, state: state, remote: remote) else { continue }
                     let origin = ConnectionOrigin(rawValue: try row.int64("origin"))
                     let closedAt = try row.optionalInt64("closed_at_ms").map { Clock.seconds(milliseconds: $0) }
                     let lastSeen = try row.optionalInt64("last_ms").map { Clock.seconds(milliseconds: $0) }
@@ -379,7 +379,7 @@ extension HistoryReader {
                     proto: proto, family: family,
                     local: Endpoint(address: try address("local_addr"), port: UInt16(truncatingIfNeeded: try row.int64("local_port"))),
                     remote: remote, netns: try row.optionalInt64("netns").map { UInt64(bitPattern: $0) },
-                    isListener: ListeningPorts.isListener(proto: proto, state: state, remote: remote),
+                    isListener: SampleListeners.isListener(proto: proto, state: state, remote: remote),
                     process: try row.optionalText("process"), closeEventOnly: origin.contains(.closeEvent),
                     start: origin.contains(.closeEvent) ? nil : try row.optionalInt64("first_ms").map { Clock.seconds(milliseconds: $0) },
                     end: closedAt ?? lastSeen, totals: ConnectionTotals.decode(try row.blob("totals"))))

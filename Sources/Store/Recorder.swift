@@ -231,11 +231,11 @@ public final class Recorder {
                 goneIndex = index
                 return index
             }
-            // Closed connections counted per minute (flow_minutes); the ports of this
-            // sample's listeners say which ones were accepted.
+            // Closed connections counted per minute (flow_minutes); this sample's
+            // listeners say which ones were accepted, and by whom.
             var flows: [FlowRollupKey: FlowRollupValue] = [:]
             // Built when something closes: most samples of a quiet host close nothing.
-            lazy var listening = ListeningPorts(snapshot)
+            lazy var listeners = SampleListeners(snapshot)
             var closedByEndpoints: [EndpointsKey: ConnectionKey] = [:]
             for (key, closed) in unclaimed { closedByEndpoints[EndpointsKey(closed.socket)] = key }
             for orphan in orphans {
@@ -329,10 +329,10 @@ public final class Recorder {
                           totals.map { .blob($0.encode()) } ?? .null, .integer(connection.id)])
                 gone.append(key)
                 let endpoints = connection.endpoints
-                if let end = closedAt ?? previousSampleAt, !ListeningPorts.isListener(proto: endpoints.proto, state: connection.state, remote: endpoints.remote) {
+                if let end = closedAt ?? previousSampleAt, !SampleListeners.isListener(proto: endpoints.proto, state: connection.state, remote: endpoints.remote) {
                     let flow = ClosedFlow(proto: endpoints.proto, local: endpoints.local, remote: endpoints.remote, process: connection.process,
                                           closeEventOnly: false, start: connection.firstSeen, end: end, totals: totals,
-                                          accepted: listening.accepts(netns: endpoints.netns, proto: endpoints.proto, port: endpoints.local.port))
+                                          accepted: listeners.accepts(netns: endpoints.netns, proto: endpoints.proto, port: endpoints.local.port))
                     flows[flow.key, default: FlowRollupValue()].add(closeEventOnly: false, start: flow.start, end: end, totals: totals)
                 }
             }
@@ -342,7 +342,6 @@ public final class Recorder {
             // in one block for the sample (ShortConnections.swift), ids after the
             // sampled connections', in close order.
             if !unclaimed.isEmpty {
-                let listeners = ListenerOwners(snapshot)
                 var shorts: [ShortConnection] = []
                 shorts.reserveCapacity(unclaimed.count)
                 for closed in unclaimed.values.sorted(by: { $0.at < $1.at }) {
@@ -350,11 +349,11 @@ public final class Recorder {
                     let owners = try ownerKeys(inferred, &workingProcesses).sorted { $0.packed < $1.packed }
                     let socket = closed.socket
                     let totals = socket.tcpInfo.map(ConnectionTotals.init)
-                    if !ListeningPorts.isListener(proto: socket.proto, state: socket.state, remote: socket.remote) {
+                    if !SampleListeners.isListener(proto: socket.proto, state: socket.state, remote: socket.remote) {
                         let flow = ClosedFlow(proto: socket.proto, local: socket.local, remote: socket.remote,
                                               process: Self.name(of: owners.first, among: inferred, workingProcesses),
                                               closeEventOnly: true, start: nil, end: closed.at, totals: totals,
-                                              accepted: !inferred.isEmpty || listening.accepts(netns: socket.netns, proto: socket.proto, port: socket.local.port))
+                                              accepted: !inferred.isEmpty || listeners.accepts(netns: socket.netns, proto: socket.proto, port: socket.local.port))
                         flows[flow.key, default: FlowRollupValue()].add(closeEventOnly: true, start: nil, end: closed.at, totals: totals)
                     }
                     shorts.append(ShortConnection(
@@ -817,62 +816,5 @@ struct ConnectionKey: Hashable {
             self.local = local
             self.remote = remote
         }
-    }
-}
-
-/// The TCP listeners of a snapshot by namespace and port, to name the processes that
-/// accepted a connection seen only through its close event: its local address and
-/// port are a listener's in its own namespace (that address, or a wildcard one of its
-/// family; an IPv6 wildcard that is not v6only also takes IPv4).
-struct ListenerOwners {
-    private struct PortKey: Hashable {
-        var netns: UInt64?
-        var port: UInt16
-    }
-
-    private var byPort: [PortKey: [Socket]] = [:]
-
-    init(_ snapshot: Snapshot) {
-        for socket in snapshot.sockets where socket.proto == .tcp && socket.state == .listen && !socket.processes.isEmpty {
-            byPort[PortKey(netns: socket.netns, port: socket.local.port), default: []].append(socket)
-        }
-    }
-
-    /// The owners of the listener that accepted `socket`, or none.
-    func owners(accepting socket: Socket) -> [SocketOwner] {
-        guard socket.proto == .tcp, let listeners = byPort[PortKey(netns: socket.netns, port: socket.local.port)] else { return [] }
-        let exact = listeners.first { $0.local.address == socket.local.address }
-        let wildcard = listeners.first { listener in
-            listener.local.address.isUnspecified
-                && (listener.family == socket.family || (listener.family == .ipv6 && socket.family == .ipv4 && listener.v6only != true))
-        }
-        return (exact ?? wildcard)?.processes ?? []
-    }
-}
-
-/// The ports this sample listens on, per namespace and protocol: a connection whose
-/// local port is one of them was accepted (its peer's port is the ephemeral one).
-struct ListeningPorts {
-    private struct Key: Hashable {
-        /// 0: unknown (as in EndpointsKey).
-        var netns: UInt64
-        var proto: TransportProtocol
-        var port: UInt16
-    }
-    private var keys = Set<Key>()
-
-    init(_ snapshot: Snapshot) {
-        for socket in snapshot.sockets where Self.isListener(proto: socket.proto, state: socket.state, remote: socket.remote) {
-            keys.insert(Key(netns: socket.netns ?? 0, proto: socket.proto, port: socket.local.port))
-        }
-    }
-
-    /// A TCP listener or an unconnected UDP socket: not a connection.
-    static func isListener(proto: TransportProtocol, state: SocketState, remote: Endpoint) -> Bool {
-        proto == .tcp ? state == .listen : remote.port == 0
-    }
-
-    func accepts(netns: UInt64?, proto: TransportProtocol, port: UInt16) -> Bool {
-        keys.contains(Key(netns: netns ?? 0, proto: proto, port: port))
     }
 }

@@ -171,4 +171,40 @@ struct ShortConnectionTests {
         let flows = try reader.database.scalar("SELECT sum(count) FROM flow_minutes WHERE close_event_only > 0")
         #expect(flows == 201)
     }
+
+    @Test("rows a file recorded before the packed blocks are still served, and go after --flow-retention")
+    func legacyRowsStillServed() throws {
+        let dir = try Synthetic.temporaryDirectory("short-legacy")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_000.0
+        do {
+            let recorder = try Recorder(path: path, version: "test")
+            try recorder.record(Synthetic.snapshot(at: base, [Synthetic.socket(cookie: 1, state: .listen, local: 80)]))
+        }
+        // As the writer before migration 009 wrote one: a `connections` row of its own.
+        do {
+            let database = try Database(path: path)
+            try database.prepare("""
+                INSERT INTO connections(id, kind, local_addr, local_port, remote_addr, remote_port, uid, inode, cookie, first_sample,
+                                        last_sample, state, origin, closed_at_ms, totals, netns)
+                VALUES(2, 0, x'7f000001', 80, x'7f000001', 40000, 0, 0, 900, 1, 1, 7, 1, ?, NULL, NULL)
+                """).run([.integer(Int64(base * 1000) + 500)])
+            try database.prepare("UPDATE samples SET connections_through = 2 WHERE id = 1").run([])
+            try database.prepare("UPDATE legacy_short_through SET through = 2").run([])
+            database.close()
+        }
+        var retention = Retention()
+        retention.flowRawSeconds = 3600
+        retention.everySamples = 1
+        let recorder = try Recorder(path: path, version: "test", retention: retention)
+        try recorder.record(Synthetic.snapshot(at: base + 5, [Synthetic.socket(cookie: 1, state: .listen, local: 80)]),
+                            closeEvents: [Self.closeEvent(cookie: 901, remotePort: 40001, received: 3, at: base + 4)])
+        let reader = try HistoryReader(path: path)
+        let both = try reader.connections(from: base, to: base + 6, after: 0, limit: 100).filter { $0.origin.contains(.closeEvent) }
+        #expect(both.map(\.cookie) == [900, 901], "the old row and the new block's entry, in id order")
+        #expect(both.map(\.id) == [2, 3])
+        try recorder.record(Synthetic.snapshot(at: base + 7200, [Synthetic.socket(cookie: 1, state: .listen, local: 80)]))
+        #expect(try reader.connections(from: base, to: base + 7200, after: 0, limit: 100).filter { $0.origin.contains(.closeEvent) }.count == 0)
+    }
 }

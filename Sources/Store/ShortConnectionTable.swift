@@ -4,6 +4,13 @@
 /// and the first and last close times beside it so a window's query decodes only the
 /// blocks its edges cut.
 enum ShortConnectionTable {
+    /// SQL for the first id of the block holding id `parameter` (or of the last block
+    /// before it): a lower bound on `first_id` the primary key can seek to, where
+    /// `first_id + count - 1 > id` alone would read every block.
+    private static func blockHolding(_ parameter: String) -> String {
+        "coalesce((SELECT max(first_id) FROM short_connections WHERE first_id <= \(parameter)), 0)"
+    }
+
     /// A block as stored, without its entries.
     struct Block {
         var firstID: Int64
@@ -40,7 +47,8 @@ enum ShortConnectionTable {
                     in database: Database) throws -> [Int64] {
         let statement = try database.prepare("""
             SELECT first_id, sample_id, count, first_closed_ms, last_closed_ms, data FROM short_connections
-            WHERE first_id <= ?2 AND first_id + count - 1 > ?1 AND last_closed_ms >= ?3 AND first_closed_ms <= ?4
+            WHERE first_id <= ?2 AND first_id >= \(blockHolding("?1")) AND first_id + count - 1 > ?1
+              AND last_closed_ms >= ?3 AND first_closed_ms <= ?4
             ORDER BY first_id
             """)
         defer { statement.reset() }
@@ -91,7 +99,7 @@ enum ShortConnectionTable {
     /// `limit`: the openings of the event feed.
     static func openings(after: Int64, limit: Int, in database: Database) throws -> [(id: Int64, sample: Int64)] {
         let statement = try database.prepare(
-            "SELECT first_id, sample_id, count FROM short_connections WHERE first_id + count - 1 > ? ORDER BY first_id")
+            "SELECT first_id, sample_id, count FROM short_connections WHERE first_id >= \(blockHolding("?1")) AND first_id + count - 1 > ?1 ORDER BY first_id")
         defer { statement.reset() }
         try statement.bind([.integer(after)])
         var result: [(id: Int64, sample: Int64)] = []
@@ -108,7 +116,8 @@ enum ShortConnectionTable {
     /// How many ids above `after` the blocks hold.
     static func count(after: Int64, in database: Database) throws -> Int64 {
         try database.scalar("""
-            SELECT coalesce(sum(min(count, first_id + count - 1 - ?1)), 0) FROM short_connections WHERE first_id + count - 1 > ?1
+            SELECT coalesce(sum(min(count, first_id + count - 1 - ?1)), 0) FROM short_connections
+            WHERE first_id >= \(blockHolding("?1")) AND first_id + count - 1 > ?1
             """, [.integer(after)]) ?? 0
     }
 

@@ -924,7 +924,7 @@ components:
     HistoricConnection:
       type: object
       additionalProperties: false
-      required: [proto, family, local, remote, seen, uid, user, inode, cookie, first_seen, last_seen, closed_during_gap, duration_ms, totals, states, owners, backlog]
+      required: [proto, family, local, remote, seen, uid, user, inode, cookie, cgroup, container, first_seen, last_seen, closed_during_gap, duration_ms, totals, states, owners, backlog]
       properties:
         proto: {type: string, enum: [tcp, udp]}
         family: {type: string, enum: [ipv4, ipv6]}
@@ -936,6 +936,8 @@ components:
         inode: {type: [integer, "null"]}
         cookie: {type: [integer, "null"]}
         netns: {type: [integer, "null"], description: "The network namespace's inode; null for rows recorded before namespaces were sampled"}
+        cgroup: {type: [string, "null"], description: "The cgroup v2 path the socket was created in, from its close event (INET_DIAG_CGROUP_ID): the systemd unit or container that made it, client sockets included. null for sampled connections (their owners say) and where unknown: no cgroup2 mount (a cgroup v1 host), a cgroup removed before netstatd looked"}
+        container: {oneOf: [{$ref: "#/components/schemas/Container"}, {type: "null"}], description: "The container or systemd service the cgroup path names; null without a cgroup or when it names neither"}
         first_seen: {type: [string, "null"], format: date-time, description: null when seen only through its close event (it opened after the sample before its close)}
         duration_ms: {type: [number, "null"], description: From first seen to its close (the close event's time when there was one); null when an end is unknown}
         totals: {$ref: "#/components/schemas/Totals"}
@@ -1055,7 +1057,7 @@ components:
         connection:
           type: object
           additionalProperties: false
-          required: [proto, family, local, remote, seen, uid, user, inode, cookie, netns]
+          required: [proto, family, local, remote, seen, uid, user, inode, cookie, netns, cgroup]
           properties:
             proto: {type: string}
             family: {type: string}
@@ -1067,6 +1069,7 @@ components:
             inode: {type: [integer, "null"]}
             cookie: {type: [integer, "null"]}
             netns: {type: [integer, "null"]}
+            cgroup: {type: [string, "null"], description: "The cgroup v2 path its close event named (see HistoricConnection)"}
         state: {type: string}
         owner: {$ref: "#/components/schemas/HistoricOwner"}
         owners: {type: array, items: {$ref: "#/components/schemas/HistoricOwner"}, description: "opened: the processes holding it when it was first seen"}

@@ -29,7 +29,7 @@ public final class HistoryWriter {
     public func record(_ snapshot: Snapshot, counters: [CounterKey: UInt64], missedSlots: Int = 0,
                        closeEvents: [CloseEvent] = [], closeOverflows: Int = 0) {
         let started = Clock.monotonicSeconds()
-        let events = unwritten + closeEvents
+        let events = unwritten.isEmpty ? closeEvents : unwritten + closeEvents
         let overflows = unwrittenOverflows + closeOverflows
         do {
             try recorder.record(snapshot, counters: counters, missedSlots: missedSlots, closeEvents: events, closeOverflows: overflows)

@@ -210,10 +210,15 @@ public final class Recorder {
             // socket too short to be sampled.
             // The close-event reader listens in netstatd's own namespace.
             let ownNetns = snapshot.namespaces.first { $0.isOwn }?.inode
-            var unclaimed: [ConnectionKey: CloseEvent] = [:]
-            for var closed in closeEvents {
-                if closed.socket.netns == nil { closed.socket.netns = ownNetns }
-                unclaimed[ConnectionKey(closed.socket)] = closed
+            // By index into `closeEvents`: copying events into tables (each holds a
+            // socket) was most of a sample's cost under churn.
+            func netns(_ closed: CloseEvent) -> UInt64? { closed.socket.netns ?? ownNetns }
+            var unclaimed: [ConnectionKey: Int] = [:]
+            unclaimed.reserveCapacity(closeEvents.count)
+            for index in closeEvents.indices {
+                let socket = closeEvents[index].socket
+                unclaimed[ConnectionKey(netns: netns(closeEvents[index]), cookie: socket.cookie, proto: socket.proto,
+                                        local: socket.local, remote: socket.remote)] = index
             }
             // A namespace not read this time (it refused, or could not be entered) has
             // not lost its sockets: they are kept open, not closed.
@@ -237,7 +242,11 @@ public final class Recorder {
             // Built when something closes: most samples of a quiet host close nothing.
             lazy var listeners = SampleListeners(snapshot)
             var closedByEndpoints: [EndpointsKey: ConnectionKey] = [:]
-            for (key, closed) in unclaimed { closedByEndpoints[EndpointsKey(closed.socket)] = key }
+            closedByEndpoints.reserveCapacity(unclaimed.count)
+            for (key, index) in unclaimed {
+                let socket = closeEvents[index].socket
+                closedByEndpoints[EndpointsKey(netns: netns(closeEvents[index]), proto: socket.proto, local: socket.local, remote: socket.remote)] = key
+            }
             for orphan in orphans {
                 event(sampleID, orphan, firstSample: nil, .closed, ChangeLog.closedDuringGap)
             }
@@ -249,14 +258,14 @@ public final class Recorder {
                    var continued = working.removeValue(forKey: before) {
                     goneIndex?.removeValue(forKey: EndpointsKey(socket))
                     // Its close event (old cookie) gives the final counters; it lives on.
-                    if let closed = unclaimed.removeValue(forKey: before) { Self.claim(closed, by: socket, &continued) }
+                    if let index = unclaimed.removeValue(forKey: before) { Self.claim(closeEvents[index], by: socket, &continued) }
                     working[key] = continued
                 } else if socket.state == .timeWait, working[key] == nil, let closedKey = closedByEndpoints.removeValue(forKey: EndpointsKey(socket)),
-                          let closed = unclaimed.removeValue(forKey: closedKey) {
+                          let index = unclaimed.removeValue(forKey: closedKey) {
                     // Opened and entered TIME_WAIT between two samples: first seen now,
                     // with the counters its close event gave.
                     key = ConnectionKey(socket)
-                    unclaimed[key] = closed
+                    unclaimed[key] = index
                 }
                 func update(_ existing: inout OpenConnection) throws {
                     if existing.state != socket.state {
@@ -272,8 +281,8 @@ public final class Recorder {
                     existing.queues = recordQueues(socket, last: existing.queues, id: existing.id, firstSample: existing.firstSample, sample: sampleID)
                     existing.seenIn = sampleID
                     if let info = socket.tcpInfo { existing.totals = ConnectionTotals(info) }
-                    if !unclaimed.isEmpty, let closed = unclaimed.removeValue(forKey: key) {
-                        Self.claim(closed, by: socket, &existing)
+                    if !unclaimed.isEmpty, let index = unclaimed.removeValue(forKey: key) {
+                        Self.claim(closeEvents[index], by: socket, &existing)
                         try writeTotals(existing)
                     }
                 }
@@ -296,8 +305,8 @@ public final class Recorder {
                                                 endpoints: EndpointsKey(socket), firstSeen: snapshot.takenAt,
                                                 process: Self.name(of: firstOwner, among: socket.processes, workingProcesses))
                     if let info = socket.tcpInfo { opened.totals = ConnectionTotals(info) }
-                    if let closed = unclaimed.removeValue(forKey: key) {
-                        Self.claim(closed, by: socket, &opened)
+                    if let index = unclaimed.removeValue(forKey: key) {
+                        Self.claim(closeEvents[index], by: socket, &opened)
                         try writeTotals(opened)
                     }
                     working[key] = opened
@@ -317,9 +326,9 @@ public final class Recorder {
                 // counters; without one it closed between its last sample and this one.
                 var closedAt = connection.closedAt
                 var totals = connection.totals
-                if let closed = unclaimed.removeValue(forKey: key) {
-                    closedAt = closed.at
-                    if let info = closed.socket.tcpInfo { totals = ConnectionTotals(info) }
+                if let index = unclaimed.removeValue(forKey: key) {
+                    closedAt = closeEvents[index].at
+                    if let info = closeEvents[index].socket.tcpInfo { totals = ConnectionTotals(info) }
                 }
                 // In the first sample of a run, "gone" means it closed while no one was looking.
                 event(sampleID, connection.id, firstSample: nil, .closed, firstOfRun ? ChangeLog.closedDuringGap : nil)
@@ -344,8 +353,9 @@ public final class Recorder {
             if !unclaimed.isEmpty {
                 var shorts: [ShortConnection] = []
                 shorts.reserveCapacity(unclaimed.count)
-                for closed in unclaimed.values.sorted(by: { $0.at < $1.at }) {
-                    let inferred = listeners.owners(accepting: closed.socket)
+                for index in unclaimed.values.sorted(by: { (closeEvents[$0].at, $0) < (closeEvents[$1].at, $1) }) {
+                    let closed = closeEvents[index]
+                    let inferred = listeners.owners(accepting: closed.socket, in: netns(closed))
                     let owners = try ownerKeys(inferred, &workingProcesses).sorted { $0.packed < $1.packed }
                     let socket = closed.socket
                     let totals = socket.tcpInfo.map(ConnectionTotals.init)
@@ -353,12 +363,12 @@ public final class Recorder {
                         let flow = ClosedFlow(proto: socket.proto, local: socket.local, remote: socket.remote,
                                               process: Self.name(of: owners.first, among: inferred, workingProcesses),
                                               closeEventOnly: true, start: nil, end: closed.at, totals: totals,
-                                              accepted: !inferred.isEmpty || listeners.accepts(netns: socket.netns, proto: socket.proto, port: socket.local.port))
+                                              accepted: !inferred.isEmpty || listeners.accepts(netns: netns(closed), proto: socket.proto, port: socket.local.port))
                         flows[flow.key, default: FlowRollupValue()].add(closeEventOnly: true, start: nil, end: closed.at, totals: totals)
                     }
                     shorts.append(ShortConnection(
                         proto: socket.proto, family: socket.family, local: socket.local, remote: socket.remote, state: socket.state,
-                        cookie: socket.cookie, netns: socket.netns, closedAtMs: Clock.milliseconds(closed.at), totals: totals,
+                        cookie: socket.cookie, netns: netns(closed), closedAtMs: Clock.milliseconds(closed.at), totals: totals,
                         owners: owners.map { ShortOwner(process: $0.process, fd: $0.fd) }, ownerInferred: !owners.isEmpty,
                         cgroup: closed.cgroupPath))
                 }

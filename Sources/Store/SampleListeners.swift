@@ -34,11 +34,12 @@ struct SampleListeners {
         ports.contains(PortKey(netns: netns ?? 0, proto: proto, port: port))
     }
 
-    /// The owners of the listener that accepted `socket` (that address, or a wildcard
-    /// one of its family; an IPv6 wildcard that is not v6only also takes IPv4), or none.
-    func owners(accepting socket: Socket) -> [SocketOwner] {
+    /// The owners of the listener in namespace `netns` that accepted `socket` (that
+    /// address, or a wildcard one of its family; an IPv6 wildcard that is not v6only
+    /// also takes IPv4), or none.
+    func owners(accepting socket: Socket, in netns: UInt64?) -> [SocketOwner] {
         guard socket.proto == .tcp,
-              let listeners = owned[PortKey(netns: socket.netns ?? 0, proto: .tcp, port: socket.local.port)] else { return [] }
+              let listeners = owned[PortKey(netns: netns ?? 0, proto: .tcp, port: socket.local.port)] else { return [] }
         let exact = listeners.first { $0.local.address == socket.local.address }
         let wildcard = listeners.first { listener in
             listener.local.address.isUnspecified

@@ -124,9 +124,11 @@ public final class Collector {
         if options.owners {
             owners.resolve(&sockets, started: walk, problems: &problems)
         }
+        // By index, not `for socket in`: a copied socket retains and releases its owner list.
         var names: [UInt32: String] = [:]
-        for socket in sockets where names[socket.uid] == nil {
-            names[socket.uid] = userNames.name(socket.uid) ?? String(socket.uid)
+        for index in sockets.indices where names[sockets[index].uid] == nil {
+            let uid = sockets[index].uid
+            names[uid] = userNames.name(uid) ?? String(uid)
         }
         return Snapshot(
             takenAt: started, duration: Clock.monotonicSeconds() - startedMonotonic, source: source,

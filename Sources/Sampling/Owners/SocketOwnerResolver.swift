@@ -81,8 +81,8 @@ final class SocketOwnerResolver {
     /// `startWalk` before the dump, waited for here.
     func resolve(_ sockets: inout [Socket], started: PendingOwnerWalk? = nil, problems: inout SamplingProblems) {
         var index = [UInt64: Int32](minimumCapacity: sockets.count)
-        for (position, socket) in sockets.enumerated() where socket.inode != 0 {
-            index[socket.inode] = Int32(position)
+        for position in sockets.indices where sockets[position].inode != 0 {
+            index[sockets[position].inode] = Int32(position)
         }
         let useCache = started == nil && samplesSinceFullWalk < fullWalkEvery - 1 && !cache.isEmpty
         samplesSinceFullWalk = useCache ? samplesSinceFullWalk + 1 : 0

@@ -107,11 +107,12 @@ final class SocketOwnerResolver {
             problems.processesVanished += result.vanished
             problems.fdDirectoriesUnreadable += result.unreadable
             for found in result.processes {
+                let container = found.entry.container.map(ContainerBox.init)
                 for (fd, inode) in found.entry.socketFDs {
                     guard let position = index[inode] else { continue }
                     sockets[Int(position)].processes.append(
                         SocketOwner(pid: found.pid, startTime: found.entry.startTime, name: found.entry.name, fd: fd,
-                                    container: found.entry.container))
+                                    containerBox: container))
                 }
             }
         }
@@ -181,10 +182,11 @@ final class SocketOwnerResolver {
             }
         }
         for (pid, entry) in cache {
+            let container = entry.container.map(ContainerBox.init)
             for (fd, inode) in entry.socketFDs {
                 guard let position = index[inode] else { continue }
                 sockets[Int(position)].processes.append(
-                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd, container: entry.container))
+                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd, containerBox: container))
             }
         }
         for position in sockets.indices where sockets[position].processes.count > 1 {

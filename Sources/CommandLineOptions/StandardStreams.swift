@@ -11,18 +11,22 @@ public final class StandardOutput {
 
     /// Writes all of `bytes`, retrying short writes and EINTR.
     public func write(_ bytes: [UInt8]) {
-        guard !failed else { return }
-        bytes.withUnsafeBytes { buf in
-            var offset = 0
-            while offset < buf.count {
-                let n = Glibc.write(1, buf.baseAddress! + offset, buf.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failed = true
-                    return
-                }
-                offset += n
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Writes all of `buffer` (a piece lent by a streaming writer), retrying short
+    /// writes and EINTR.
+    public func write(_ buffer: UnsafeRawBufferPointer) {
+        guard !failed, let base = buffer.baseAddress else { return }
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(1, base + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                failed = true
+                return
             }
+            offset += n
         }
     }
 }

@@ -22,6 +22,15 @@ public struct JSONWriter {
         return out
     }
 
+    /// Lends `body` the bytes written so far, then empties the buffer in place,
+    /// keeping its position inside containers. Unlike `drain`, nothing is copied and
+    /// the buffer is reused: a streamed 200,000-socket list costs one buffer, not a
+    /// fresh one (and its page faults) per piece.
+    public mutating func flush(_ body: (UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeBytes(body)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     @inline(__always)
     private mutating func separate() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
@@ -59,7 +68,9 @@ public struct JSONWriter {
         separate()
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        // Two appends, not an array literal: this runs ~20 times per socket.
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -119,7 +130,7 @@ public struct JSONWriter {
     public mutating func number(_ value: Double) {
         separate()
         guard value.isFinite else {
-            bytes.append(contentsOf: Array("null".utf8))
+            literal("null")
             return
         }
         if value == value.rounded(), abs(value) < 1e15 {
@@ -133,13 +144,24 @@ public struct JSONWriter {
     /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {
         separate()
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        literal(value ? "true" : "false")
     }
 
     /// Writes `null`.
     public mutating func null() {
         separate()
-        bytes.append(contentsOf: [110, 117, 108, 108])
+        literal("null")
+    }
+
+    /// Ends a document with a newline, outside any value (no comma).
+    public mutating func newline() {
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// Appends `text` as it is, without building an array for it.
+    @inline(__always)
+    private mutating func literal(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// Writes an IP address as a JSON string without building a String for IPv4.

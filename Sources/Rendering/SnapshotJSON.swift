@@ -4,11 +4,12 @@ public import Sampling
 /// `{"taken_at", "source", "problems", "namespaces": [...], "sockets": [...]}`, written in pieces so a
 /// 200,000-socket snapshot never sits in memory twice.
 public enum SnapshotJSON {
-    /// Writes `snapshot` (only the sockets passing `include`), handing each filled
-    /// piece of roughly `chunkSize` bytes to `emit`.
+    /// Writes `snapshot` (only the sockets passing `include`), lending each filled
+    /// piece of roughly `chunkSize` bytes to `emit` (valid only during the call: the
+    /// one buffer is reused for the next piece).
     public static func write(
         _ snapshot: Snapshot, detail: SocketJSON.Detail, chunkSize: Int = 1 << 18,
-        include: (Socket) -> Bool = { _ in true }, emit: ([UInt8]) -> Void
+        include: (borrowing Socket) -> Bool = { _ in true }, emit: (UnsafeRawBufferPointer) -> Void
     ) {
         var json = JSONWriter(capacity: chunkSize + 4096)
         json.beginObject()
@@ -22,13 +23,23 @@ public enum SnapshotJSON {
         json.endArray()
         json.key("sockets")
         json.beginArray()
-        for socket in snapshot.sockets where include(socket) {
-            SocketJSON.write(socket, user: snapshot.userName(socket.uid), detail: detail, to: &json)
-            if json.bytes.count >= chunkSize { emit(json.drain()) }
+        // Read in place: a `for socket in` loop copies each socket (retaining its
+        // owner list) only to write it. The user name is looked up again only when
+        // the uid differs from the previous socket's: most of a host's sockets
+        // belong to one or two users.
+        var user: (uid: UInt32, name: String)?
+        snapshot.sockets.withUnsafeBufferPointer { sockets in
+            for index in sockets.indices where include(sockets[index]) {
+                let uid = sockets[index].uid
+                if user?.uid != uid { user = (uid, snapshot.userName(uid)) }
+                SocketJSON.write(sockets[index], user: user!.name, detail: detail, to: &json)
+                if json.bytes.count >= chunkSize { json.flush(emit) }
+            }
         }
         json.endArray()
         json.endObject()
-        emit(json.drain() + [UInt8(ascii: "\n")])
+        json.newline()
+        json.flush(emit)
     }
 
     /// Writes the `problems` object: what the sample could not read.

@@ -99,6 +99,10 @@ public final class Collector {
         let started = Clock.seconds(milliseconds: Clock.milliseconds(Clock.wallSeconds()))
         let startedMonotonic = Clock.monotonicSeconds()
         var problems = SamplingProblems()
+        // A walk that needs nothing from the dump (a one-shot collector's) runs while
+        // the kernel dumps: the dump is one thread's work and would leave the other
+        // CPUs idle, the walk is split across them.
+        let walk = options.owners ? owners.startWalk() : nil
         var sockets: [Socket] = []
         if let totals = ProcNetSockstat.read(procRoot: options.procRoot) {
             sockets.reserveCapacity(totals.expectedSockets)
@@ -118,11 +122,13 @@ public final class Collector {
             }
         }
         if options.owners {
-            owners.resolve(&sockets, problems: &problems)
+            owners.resolve(&sockets, started: walk, problems: &problems)
         }
+        // By index, not `for socket in`: a copied socket retains and releases its owner list.
         var names: [UInt32: String] = [:]
-        for socket in sockets where names[socket.uid] == nil {
-            names[socket.uid] = userNames.name(socket.uid) ?? String(socket.uid)
+        for index in sockets.indices where names[sockets[index].uid] == nil {
+            let uid = sockets[index].uid
+            names[uid] = userNames.name(uid) ?? String(uid)
         }
         return Snapshot(
             takenAt: started, duration: Clock.monotonicSeconds() - startedMonotonic, source: source,

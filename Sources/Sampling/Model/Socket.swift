@@ -112,16 +112,37 @@ public struct SocketOwner: Sendable, Hashable {
     public var fd: Int32
     /// The container (or systemd service) the process runs in, from its
     /// `/proc/<pid>/cgroup`; nil when it shows none.
-    public var container: ContainerReference?
+    public var container: ContainerReference? {
+        get { containerBox?.value }
+        set { containerBox = newValue.map(ContainerBox.init) }
+    }
+    /// Kept out of line, one box shared by every owner of the same process: inline,
+    /// the reference (a runtime and three strings) was 57 of an owner's 96 bytes,
+    /// and every socket of a sample holds its owners in an array of its own.
+    private var containerBox: ContainerBox?
 
     /// An owner from its fields.
     public init(pid: Int32, startTime: UInt64, name: String, fd: Int32, container: ContainerReference? = nil) {
+        self.init(pid: pid, startTime: startTime, name: name, fd: fd, containerBox: container.map(ContainerBox.init))
+    }
+
+    /// An owner sharing `containerBox` with the process's other owners.
+    init(pid: Int32, startTime: UInt64, name: String, fd: Int32, containerBox: ContainerBox?) {
         self.pid = pid
         self.startTime = startTime
         self.name = name
         self.fd = fd
-        self.container = container
+        self.containerBox = containerBox
     }
+}
+
+/// Immutable heap box for an owner's container (see `SocketOwner.container`),
+/// compared and hashed by value.
+final class ContainerBox: Sendable, Hashable {
+    let value: ContainerReference
+    init(_ value: ContainerReference) { self.value = value }
+    static func == (a: ContainerBox, b: ContainerBox) -> Bool { a.value == b.value }
+    func hash(into hasher: inout Hasher) { hasher.combine(value) }
 }
 
 /// A socket's pending kernel timer, as `ss -o` prints it (`timer:(keepalive,9.5sec,0)`).

@@ -59,6 +59,11 @@ public enum SocketState: UInt8, Sendable, CaseIterable, Hashable {
         }
     }
 
-    /// Bitmask of every state, as inet_diag's `idiag_states` wants it.
-    public static let allStatesMask: UInt32 = 0xffff_ffff
+    /// Bitmask of every state above, as inet_diag's `idiag_states` wants it: bits 1
+    /// to 12, and no more. Bit 13 (TCP_BOUND_INACTIVE, Linux 6.5+) makes the kernel
+    /// also walk the TCP bind hash, which every namespace shares (65,536 buckets on a
+    /// 24 GB host): 4 ms per dump, 0.17 ms without it in a namespace of 100 sockets,
+    /// for bound-only sockets that `ss` shows only with `-B` and that netstatd would
+    /// drop anyway (no state here decodes them).
+    public static let allStatesMask: UInt32 = allCases.reduce(0) { $0 | 1 << UInt32($1.rawValue) }
 }

@@ -4,7 +4,7 @@ import Glibc
 /// Finds which processes hold which sockets by walking `/proc/<pid>/fd` and reading
 /// each `socket:[inode]` link, as `ss -p` and `lsof` do.
 ///
-/// This is the expensive part of a sample at scale, so it is made cheap three ways:
+/// This is the expensive part of a sample at scale, so it is made cheap four ways:
 /// - inodes are looked up in a hash table sized to the dump (ss's fixed-size table
 ///   is why `ss -p` grows with the square of the socket count);
 /// - the walk is split across the CPUs;
@@ -16,6 +16,9 @@ import Glibc
 ///   Every `fullWalkEvery` samples nothing is trusted from the cache, which catches
 ///   an fd closed and reopened to another live socket, or a socket inherited by a
 ///   forked child, between two samples.
+/// - a one-shot resolver (`fullWalkEvery` 1, `netstatd snapshot`) trusts nothing, so
+///   its walk does not need the dump: it starts before the dump (`startWalk`) and
+///   keeps no cache.
 ///
 /// Socket inodes are unique across network namespaces (sockfs is one filesystem for
 /// the whole kernel), so one host-wide walk attributes the sockets of every namespace.
@@ -23,7 +26,7 @@ import Glibc
 /// Not thread-safe: one resolver belongs to one Collector, which samples serially.
 final class SocketOwnerResolver {
     /// What is remembered about one process between samples.
-    private struct ProcessEntry: Sendable {
+    struct ProcessEntry: Sendable {
         var startTime: UInt64
         var name: String
         /// fd number -> socket inode, for the fds that were sockets.
@@ -54,75 +57,116 @@ final class SocketOwnerResolver {
         self.workers = max(1, workers)
     }
 
-    /// Fills `processes` of every socket in `sockets` whose inode some process holds,
-    /// and counts what could not be read in `problems`.
-    func resolve(_ sockets: inout [Socket], problems: inout SamplingProblems) {
-        var index = [UInt64: Int32](minimumCapacity: sockets.count)
-        for (position, socket) in sockets.enumerated() where socket.inode != 0 {
-            index[socket.inode] = Int32(position)
+    /// Whether this sample's walk needs nothing from the socket dump: nothing cached
+    /// is trusted (a one-shot resolver, `fullWalkEvery` 1), so no fd is skipped for
+    /// being a socket still alive. Such a walk can run while the dump does
+    /// (`startWalk`), on the CPUs the dump leaves idle.
+    var walkIsIndependentOfDump: Bool { fullWalkEvery == 1 }
+
+    /// Starts walking every process's fds on other threads, for a resolver whose walk
+    /// is independent of the dump; pass the result to `resolve`.
+    func startWalk() -> PendingOwnerWalk? {
+        guard walkIsIndependentOfDump else { return nil }
+        let pending = PendingOwnerWalk()
+        let (procRoot, workers, containers) = (self.procRoot, self.workers, self.containers)
+        DispatchQueue.global().async(group: pending.group) {
+            pending.outcome = Self.walkEveryProcess(
+                procRoot: procRoot, workers: workers, containers: containers, previous: [:], alive: [:])
         }
-        let useCache = samplesSinceFullWalk < fullWalkEvery - 1 && !cache.isEmpty
+        return pending
+    }
+
+    /// Fills `processes` of every socket in `sockets` whose inode some process holds,
+    /// and counts what could not be read in `problems`. `started` is a walk begun by
+    /// `startWalk` before the dump, waited for here.
+    func resolve(_ sockets: inout [Socket], started: PendingOwnerWalk? = nil, problems: inout SamplingProblems) {
+        var index = [UInt64: Int32](minimumCapacity: sockets.count)
+        for position in sockets.indices where sockets[position].inode != 0 {
+            index[sockets[position].inode] = Int32(position)
+        }
+        let useCache = started == nil && samplesSinceFullWalk < fullWalkEvery - 1 && !cache.isEmpty
         samplesSinceFullWalk = useCache ? samplesSinceFullWalk + 1 : 0
         if useCache && !sockets.contains(where: { $0.inode != 0 && !attributed.contains($0.inode) && !unattributed.contains($0.inode) }) {
             if reuseCache(&sockets, index: index, problems: &problems) { return }
         }
 
-        let pids: [Int32]
-        do {
-            pids = try listProcesses()
-        } catch {
+        let outcome: WalkOutcome
+        if let started {
+            started.group.wait()
+            outcome = started.outcome
+        } else {
+            outcome = Self.walkEveryProcess(
+                procRoot: procRoot, workers: workers, containers: containers, previous: useCache ? cache : [:], alive: index)
+        }
+        guard outcome.listed else {
             problems.fdDirectoriesUnreadable += 1
             return
         }
 
-        let previous = useCache ? cache : [:]
-        let chunks = Swift.min(workers, Swift.max(1, pids.count / 64))
-        let results = UnsafeMutableBufferPointer<WalkResult>.allocate(capacity: chunks)
-        results.initialize(repeating: WalkResult())
-        defer { results.deinitialize(); results.deallocate() }
-        let procFD = open(procRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard procFD >= 0 else {
-            problems.fdDirectoriesUnreadable += 1
-            return
-        }
-        defer { close(procFD) }
-
-        // Each worker owns one slot of `results` and reads only immutable inputs.
-        nonisolated(unsafe) let slots = results
-        let alive = index
-        let readContainers = containers
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            var result = WalkResult()
-            var i = chunk
-            while i < pids.count {
-                Self.walk(pid: pids[i], procFD: procFD, alive: alive, previous: previous[pids[i]],
-                          containers: readContainers, into: &result)
-                i += chunks
-            }
-            slots[chunk] = result
-        }
-
-        var newCache: [Int32: ProcessEntry] = [:]
-        newCache.reserveCapacity(cache.count + 16)
-        for result in results {
+        for result in outcome.results {
             problems.processesVanished += result.vanished
             problems.fdDirectoriesUnreadable += result.unreadable
             for found in result.processes {
+                let container = found.entry.container.map(ContainerBox.init)
                 for (fd, inode) in found.entry.socketFDs {
                     guard let position = index[inode] else { continue }
                     sockets[Int(position)].processes.append(
                         SocketOwner(pid: found.pid, startTime: found.entry.startTime, name: found.entry.name, fd: fd,
-                                    container: found.entry.container))
+                                    containerBox: container))
                 }
-                newCache[found.pid] = found.entry
             }
         }
         for position in sockets.indices where sockets[position].processes.count > 1 {
             sockets[position].processes.sort { ($0.pid, $0.fd) < ($1.pid, $1.fd) }
         }
+        // A one-shot resolver never reads its cache: building it (a set of every
+        // socket inode twice over) would only cost time and memory.
+        guard fullWalkEvery > 1 else { return }
+        var newCache: [Int32: ProcessEntry] = [:]
+        newCache.reserveCapacity(cache.count + 16)
+        for result in outcome.results {
+            for found in result.processes { newCache[found.pid] = found.entry }
+        }
         cache = newCache
         attributed = Set(newCache.values.flatMap { $0.socketFDs.values })
         unattributed = Set(index.keys.filter { !attributed.contains($0) })
+    }
+
+    /// What one walk of every process found; `listed` false when /proc could not be
+    /// listed or opened at all.
+    struct WalkOutcome: Sendable {
+        var listed = false
+        var results: [WalkResult] = []
+    }
+
+    /// Walks the fds of every process in /proc, split across the CPUs. `previous`
+    /// holds the cached entries to trust for the same processes, `alive` the inodes
+    /// of the sockets just dumped (an fd cached as one of them is not read again).
+    private static func walkEveryProcess(
+        procRoot: String, workers: Int, containers: Bool, previous: [Int32: ProcessEntry], alive: [UInt64: Int32]
+    ) -> WalkOutcome {
+        guard let pids = try? listProcesses(procRoot: procRoot) else { return WalkOutcome() }
+        let procFD = open(procRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard procFD >= 0 else { return WalkOutcome() }
+        defer { close(procFD) }
+        let chunks = Swift.min(workers, Swift.max(1, pids.count / 64))
+        let results = UnsafeMutableBufferPointer<WalkResult>.allocate(capacity: chunks)
+        results.initialize(repeating: WalkResult())
+        defer { results.deinitialize(); results.deallocate() }
+
+        // Each worker owns one slot of `results` and reads only immutable inputs.
+        nonisolated(unsafe) let slots = results
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            var result = WalkResult()
+            var i = chunk
+            while i < pids.count {
+                walk(pid: pids[i], procFD: procFD, alive: alive, previous: previous[pids[i]],
+                     containers: containers, into: &result)
+                i += chunks
+            }
+            slots[chunk] = result
+        }
+        return WalkOutcome(listed: true, results: Array(results))
     }
 
     /// Attributes every socket from the cache after checking each cached process is
@@ -138,10 +182,11 @@ final class SocketOwnerResolver {
             }
         }
         for (pid, entry) in cache {
+            let container = entry.container.map(ContainerBox.init)
             for (fd, inode) in entry.socketFDs {
                 guard let position = index[inode] else { continue }
                 sockets[Int(position)].processes.append(
-                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd, container: entry.container))
+                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd, containerBox: container))
             }
         }
         for position in sockets.indices where sockets[position].processes.count > 1 {
@@ -150,13 +195,13 @@ final class SocketOwnerResolver {
         return true
     }
 
-    private struct WalkResult {
+    struct WalkResult: Sendable {
         var processes: [(pid: Int32, entry: ProcessEntry)] = []
         var vanished = 0
         var unreadable = 0
     }
 
-    private func listProcesses() throws -> [Int32] {
+    private static func listProcesses(procRoot: String) throws -> [Int32] {
         guard let dir = opendir(procRoot) else {
             throw SystemError(call: "opendir", subject: procRoot, errno: errno)
         }
@@ -270,4 +315,13 @@ final class SocketOwnerResolver {
         }
         return digits > 0 ? value : nil
     }
+}
+
+/// A walk of every process's fds started by `SocketOwnerResolver.startWalk` on
+/// another thread, to be waited for by `resolve`.
+final class PendingOwnerWalk: @unchecked Sendable {
+    // @unchecked: `outcome` is written once by the walking task, inside `group`, and
+    // read only after `group.wait()` has returned (which orders the two).
+    let group = DispatchGroup()
+    var outcome = SocketOwnerResolver.WalkOutcome()
 }

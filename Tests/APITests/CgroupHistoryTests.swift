@@ -11,13 +11,7 @@ import Testing
 struct CgroupHistoryTests {
     @Test("a cgroup id is named by its path in the cgroup2 hierarchy, and history serves the unit it names")
     func cgroupIDsAreNamed() throws {
-        let cgroup: TestCgroup
-        do {
-            cgroup = try TestCgroup()
-        } catch {
-            print("skipped: \(error)")
-            return
-        }
+        guard let cgroup = TestCgroup.makeOrSkip() else { return }
         var info = stat()
         #expect(stat(cgroup.directory, &info) == 0)
         let paths = CgroupPaths()

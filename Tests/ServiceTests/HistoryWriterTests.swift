@@ -22,14 +22,8 @@ struct HistoryWriterTests {
     @Test("close events kept while the disk is full are bounded; those given up are counted as lost and the next sample says so",
           .enabled(if: TestEnvironment.isRoot, "needs root to mount a small tmpfs"))
     func boundedWhileWritesFail() throws {
-        let dir = try Synthetic.temporaryDirectory("writer-full")
-        defer {
-            _ = try? run(["umount", dir.path])
-            try? FileManager.default.removeItem(at: dir)
-        }
-        let mounted = try run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", dir.path])
-        try #require(mounted.status == 0, "mount tmpfs: \(mounted.stderr)")
-        let path = dir.appendingPathComponent("h.db").path
+        let disk = try SmallDisk("writer-full")
+        let path = disk.historyPath
         let status = RecorderStatus()
         let log = LogLines()
         let writer = HistoryWriter(recorder: try Recorder(path: path, version: "test"), status: status, closeEventCapacity: 50) { log.lines.append($0) }
@@ -52,8 +46,7 @@ struct HistoryWriterTests {
         #expect(status.current.closeEventsDropped == 30)
         #expect(log.lines.count == 1, "one line for the failure, not one per sample: \(log.lines)")
 
-        let grown = try run(["mount", "-o", "remount,size=20m", dir.path])
-        try #require(grown.status == 0, "remount: \(grown.stderr)")
+        try disk.grow()
         writer.record(Synthetic.snapshot(at: base + Double(sample) + 3, []), counters: [:])
         #expect(status.current.lastError == nil)
         let reader = try HistoryReader(path: path)

@@ -56,14 +56,8 @@ struct CrashAndDiskTests {
     @Test("a full disk: writes fail cleanly, nothing stored is lost, writing resumes when space returns",
           .enabled(if: TestEnvironment.isRoot, "needs root to mount a small tmpfs"))
     func diskFull() throws {
-        let dir = try Synthetic.temporaryDirectory("full")
-        defer {
-            _ = try? run(["umount", dir.path])
-            try? FileManager.default.removeItem(at: dir)
-        }
-        let mounted = try run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", dir.path])
-        try #require(mounted.status == 0, "mount tmpfs: \(mounted.stderr)")
-        let path = dir.appendingPathComponent("h.db").path
+        let disk = try SmallDisk("full")
+        let path = disk.historyPath
         let recorder = try Recorder(path: path, version: "test")
         let base = 1_700_000_000.0
         var written = 0
@@ -88,8 +82,7 @@ struct CrashAndDiskTests {
         let reader = try HistoryReader(path: path)
         #expect(try reader.samples(from: 0, to: .infinity, limit: 1000).count == written, "every sample written before is still there")
 
-        let grown = try run(["mount", "-o", "remount,size=20m", dir.path])
-        try #require(grown.status == 0, "remount: \(grown.stderr)")
+        try disk.grow()
         try recorder.record(Synthetic.snapshot(at: base + 500, [Synthetic.socket(cookie: 999_999, state: .listen, local: 22)]))
         let after = try reader.samples(from: 0, to: .infinity, limit: 1000)
         #expect(after.count == written + 1, "writing resumed")

@@ -242,12 +242,16 @@ public final class HistoryReader {
     ///
     /// Connections seen only through their close event belong to the sample after
     /// their close; they are in the window when their close time is.
-    public func connections(from: Double, to: Double, after: Int64, limit: Int) throws -> [HistoricConnection] {
-        try load(ids: try connectionIDs(from: from, to: to, after: after, limit: limit), eventsThrough: .all)
+    ///
+    /// `sampledOnly` leaves out those seen only through their close event: what was
+    /// in some sample (state counts are of samples, and a busy host's short
+    /// connections would be most of what is read).
+    public func connections(from: Double, to: Double, after: Int64, limit: Int, sampledOnly: Bool = false) throws -> [HistoricConnection] {
+        try load(ids: try connectionIDs(from: from, to: to, after: after, limit: limit, sampledOnly: sampledOnly), eventsThrough: .all)
     }
 
-    /// The ids of `connections(from:to:after:limit:)`, ascending.
-    func connectionIDs(from: Double, to: Double, after: Int64, limit: Int) throws -> [Int64] {
+    /// The ids of `connections(from:to:after:limit:sampledOnly:)`, ascending.
+    func connectionIDs(from: Double, to: Double, after: Int64, limit: Int, sampledOnly: Bool = false) throws -> [Int64] {
         let first = try sampleID(atOrAfter: from)
         let last = try sample(atOrBefore: to)?.id
         guard first != nil || last != nil else { return [] }
@@ -263,7 +267,7 @@ public final class HistoryReader {
         let highBound = try last.map { try nextSampleID(after: $0).map(through) ?? lastThrough } ?? firstThrough
         if highBound > max(after, lowBound) {
             let statement = try database.prepare("""
-                SELECT id FROM connections WHERE id > ?1 AND id <= ?2 AND (
+                SELECT id FROM connections WHERE id > ?1 AND id <= ?2 AND NOT (?9 AND origin & 1) AND (
                     (id <= ?3 AND ((origin & 1 AND closed_at_ms BETWEEN ?5 AND ?6) OR (NOT origin & 1 AND ?7)))
                     OR (id > ?3 AND id <= ?4)
                     OR (id > ?4 AND origin & 1 AND closed_at_ms BETWEEN ?5 AND ?6))
@@ -272,11 +276,13 @@ public final class HistoryReader {
             defer { statement.reset() }
             try statement.bind([.integer(max(after, lowBound)), .integer(highBound), .integer(firstThrough), .integer(lastThrough),
                                 .integer(Clock.milliseconds(from)), .integer(Clock.milliseconds(to)), .integer(sampledInside ? 1 : 0),
-                                .integer(Int64(limit))])
+                                .integer(Int64(limit)), .integer(sampledOnly ? 1 : 0)])
             while try statement.step() { ids.insert(statement.int64(0)) }
-            ids.formUnion(try ShortConnectionTable.ids(
-                closedFrom: Clock.milliseconds(from), to: Clock.milliseconds(to), low: lowBound, high: highBound,
-                after: after, limit: limit, in: database))
+            if !sampledOnly {
+                ids.formUnion(try ShortConnectionTable.ids(
+                    closedFrom: Clock.milliseconds(from), to: Clock.milliseconds(to), low: lowBound, high: highBound,
+                    after: after, limit: limit, in: database))
+            }
         }
         return Array(ids.sorted().prefix(limit))
     }

@@ -141,4 +141,24 @@ struct StateGroupsTests {
             try StateHistory.series(ReaderPool(path: path), from: base, to: base + 3 * 86400, step: 300, grouping: .localPort, protocols: nil)
         }
     }
+
+    @Test("grouped counts over raw rows are of what samples held: a socket seen only by its close event is in none")
+    func shortConnectionsAreInNoSample() throws {
+        let dir = try Synthetic.temporaryDirectory("state-groups-short")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_040.0  // a whole minute
+        let recorder = try Recorder(path: path, version: "test")
+        let listener = Synthetic.socket(cookie: 1, state: .listen, local: 80)
+        try recorder.record(Synthetic.snapshot(at: base, [listener]))
+        // Closed at the very millisecond that stands for the first minute's last
+        // sample, between two samples: counted there, it would be a socket no sample had.
+        var socket = Synthetic.socket(cookie: 2, state: .close, local: 8080, remote: 40000)
+        socket.inode = 0
+        try recorder.record(Synthetic.snapshot(at: base + 65, [listener]),
+                            closeEvents: [CloseEvent(socket: socket, at: base + 59.999)])
+        let series = try StateHistory.series(ReaderPool(path: path), from: base, to: base + 120, step: 60, grouping: .localPort, protocols: nil)
+        #expect(series.groups[0]?["80"]?[.tcp]?["LISTEN"] == 1)
+        #expect(series.groups[0]?["8080"] == nil, "\(series.groups)")
+    }
 }

@@ -178,8 +178,9 @@ public final class Recorder {
     ///
     /// `closeEvents` are the kernel's close events received since the last sample:
     /// a connection gone from this sample closes at its event's time with its final
-    /// counters, and a socket that lived and died between two samples gets a row of
-    /// its own (`ConnectionOrigin.closeEvent`). `closeOverflows` counts the times the
+    /// counters, and a socket that lived and died between two samples gets an entry
+    /// of its own in the sample's packed block (`ShortConnection`; served with
+    /// `ConnectionOrigin.closeEvent`). `closeOverflows` counts the times the
     /// kernel said it dropped events meanwhile.
     public func record(
         _ snapshot: Snapshot, counters: [CounterKey: UInt64] = [:], missedSlots: Int = 0,

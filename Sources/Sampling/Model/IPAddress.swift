@@ -3,13 +3,15 @@ import Glibc
 /// An IPv4 or IPv6 address as the kernel hands it over (network byte order),
 /// stored inline so a 200,000-socket snapshot allocates nothing per address.
 public struct IPAddress: Hashable, Sendable {
-    /// The address family.
-    public let family: AddressFamily
+    // The family last: first, it was padded to 8 bytes (24 in all); last, an
+    // Endpoint's port fits beside it (20 bytes, a socket holding two of them 8 less).
     /// The 16 bytes of an IPv6 address, or the 4 bytes of an IPv4 address in `high`'s
     /// top 32 bits, both in network byte order read as big-endian integers.
     public let high: UInt64
     /// The low 8 bytes of an IPv6 address (zero for IPv4).
     public let low: UInt64
+    /// The address family.
+    public let family: AddressFamily
 
     /// An IPv4 address from its four bytes in network order (`a.b.c.d` is `a<<24 | ...`).
     public init(ipv4 value: UInt32) {

@@ -142,6 +142,12 @@ public struct ConnectionTotals: Sendable, Equatable {
     static func decode(_ bytes: [UInt8]) -> ConnectionTotals? {
         guard !bytes.isEmpty else { return nil }
         var index = 0
+        return read(bytes, &index)
+    }
+
+    /// Reads `encode`'s bytes at `index` (a packed block holds them among others),
+    /// leaving `index` past them; nil for damaged bytes.
+    static func read(_ bytes: [UInt8], _ index: inout Int) -> ConnectionTotals? {
         guard let mask = Varint.read(bytes, &index) else { return nil }
         var totals = ConnectionTotals()
         var values = totals.fields

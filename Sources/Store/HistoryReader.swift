@@ -370,7 +370,7 @@ public final class HistoryReader {
             cookie: short.cookie, firstSeen: closedAt, lastSeen: closedAt, closedDuringGap: false,
             states: [(closedAt, short.state)], owners: [], backlog: [])
         connection.netns = short.netns
-        connection.origin = short.ownerInferred ? [.closeEvent, .ownerInferred] : [.closeEvent]
+        connection.origin = short.owners.isEmpty ? [.closeEvent] : [.closeEvent, .ownerInferred]
         connection.firstSeenKnown = false
         connection.closedAt = closedAt
         connection.totals = short.totals
@@ -378,7 +378,7 @@ public final class HistoryReader {
         for held in short.owners {
             var owner = try owner(held.process, held.fd, from: closedAt)
             owner.to = closedAt
-            owner.inferred = short.ownerInferred
+            owner.inferred = true
             connection.owners.append(owner)
         }
         return connection

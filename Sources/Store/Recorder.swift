@@ -370,7 +370,7 @@ public final class Recorder {
                     shorts.append(ShortConnection(
                         proto: socket.proto, family: socket.family, local: socket.local, remote: socket.remote, state: socket.state,
                         cookie: socket.cookie, netns: netns(closed), closedAtMs: Clock.milliseconds(closed.at), totals: totals,
-                        owners: owners.map { ShortOwner(process: $0.process, fd: $0.fd) }, ownerInferred: !owners.isEmpty,
+                        owners: owners.map { ShortOwner(process: $0.process, fd: $0.fd) },
                         cgroup: closed.cgroupPath))
                 }
                 try ShortConnectionTable.insert(shorts, firstID: through + 1, sample: sampleID, into: database)

@@ -11,10 +11,9 @@ enum ShortConnectionTable {
         "coalesce((SELECT max(first_id) FROM short_connections WHERE first_id <= \(parameter)), 0)"
     }
 
-    /// A block as stored, without its entries.
+    /// A block's place and times, without its entries.
     struct Block {
         var firstID: Int64
-        var sample: Int64
         var count: Int64
         var firstClosedMs: Int64
         var lastClosedMs: Int64
@@ -46,7 +45,7 @@ enum ShortConnectionTable {
     static func ids(closedFrom fromMs: Int64, to toMs: Int64, low: Int64, high: Int64, after: Int64, limit: Int,
                     in database: Database) throws -> [Int64] {
         let statement = try database.prepare("""
-            SELECT first_id, sample_id, count, first_closed_ms, last_closed_ms, data FROM short_connections
+            SELECT first_id, count, first_closed_ms, last_closed_ms, data FROM short_connections
             WHERE first_id <= ?2 AND first_id >= \(blockHolding("?1")) AND first_id + count - 1 > ?1
               AND last_closed_ms >= ?3 AND first_closed_ms <= ?4
             ORDER BY first_id
@@ -55,14 +54,14 @@ enum ShortConnectionTable {
         try statement.bind([.integer(max(low, after)), .integer(high), .integer(fromMs), .integer(toMs)])
         var ids: [Int64] = []
         while ids.count < limit, try statement.step() {
-            let block = Block(firstID: statement.int64(0), sample: statement.int64(1), count: statement.int64(2),
-                              firstClosedMs: statement.int64(3), lastClosedMs: statement.int64(4))
+            let block = Block(firstID: statement.int64(0), count: statement.int64(1),
+                              firstClosedMs: statement.int64(2), lastClosedMs: statement.int64(3))
             let wanted = { (id: Int64) in id > after && id > low && id <= high }
             if block.firstClosedMs >= fromMs && block.lastClosedMs <= toMs {
                 // Wholly inside the window: no need to decode it.
                 ids += block.ids.lazy.filter(wanted).prefix(limit - ids.count)
             } else {
-                for (offset, entry) in (ShortConnectionBlock.decode(statement.blob(5)) ?? []).enumerated()
+                for (offset, entry) in (ShortConnectionBlock.decode(statement.blob(4)) ?? []).enumerated()
                 where entry.closedAtMs >= fromMs && entry.closedAtMs <= toMs && wanted(block.firstID + Int64(offset)) {
                     ids.append(block.firstID + Int64(offset))
                     if ids.count == limit { break }

@@ -18,10 +18,10 @@ struct ShortConnection: Equatable {
     /// When its close event came, whole milliseconds.
     var closedAtMs: Int64
     var totals: ConnectionTotals?
-    /// Its owners, the first its first: those of the listener that accepted it
-    /// (`ownerInferred`), none when no listener did.
+    /// Its owners, the first its first: those of the listener that accepted it, none
+    /// when no listener did. Never read from /proc (the process is gone from the
+    /// socket by its close), so any owner is an inferred one.
     var owners: [ShortOwner]
-    var ownerInferred: Bool
     /// The cgroup it was created in (INET_DIAG_CGROUP_ID resolved to a path), when known.
     var cgroup: String?
 }
@@ -144,7 +144,7 @@ enum ShortConnectionBlock {
             guard let cgroup = reader.entry(of: cgroups) else { return nil }
             var totals: ConnectionTotals?
             if parts.hasTotals {
-                guard let decoded = reader.totals() else { return nil }
+                guard let decoded = reader.read(ConnectionTotals.read) else { return nil }
                 totals = decoded
             }
             let (proto, family) = ConnectionKind.decode(parts.kind)
@@ -153,26 +153,24 @@ enum ShortConnectionBlock {
                 local: Endpoint(address: local, port: UInt16(truncatingIfNeeded: localPort)),
                 remote: Endpoint(address: remote, port: UInt16(truncatingIfNeeded: remotePort)),
                 state: parts.state, cookie: entryCookie, netns: netns == 0 ? nil : netns, closedAtMs: closedAt,
-                totals: totals, owners: entryOwners, ownerInferred: parts.ownerInferred, cgroup: cgroup.isEmpty ? nil : cgroup))
+                totals: totals, owners: entryOwners, cgroup: cgroup.isEmpty ? nil : cgroup))
         }
         return entries
     }
 
     /// What an entry's fields look like, as one number: kind (2 bits), state (4),
-    /// owner inferred, has totals, has cookie, then the owner count.
+    /// has totals, has cookie, then the owner count.
     private static func shape(_ entry: ShortConnection) -> UInt64 {
         UInt64(ConnectionKind.encode(entry.proto, entry.family))
             | UInt64(entry.state.rawValue & 15) << 2
-            | (entry.ownerInferred ? 1 << 6 : 0)
-            | (entry.totals != nil ? 1 << 7 : 0)
-            | (entry.cookie != nil ? 1 << 8 : 0)
-            | UInt64(entry.owners.count) << 9
+            | (entry.totals != nil ? 1 << 6 : 0)
+            | (entry.cookie != nil ? 1 << 7 : 0)
+            | UInt64(entry.owners.count) << 8
     }
 
     private struct ShapeParts {
         var kind: Int64
         var state: SocketState
-        var ownerInferred: Bool
         var hasTotals: Bool
         var hasCookie: Bool
         var ownerCount: Int
@@ -180,10 +178,9 @@ enum ShortConnectionBlock {
         init(_ shape: UInt64) {
             kind = Int64(shape & 3)
             state = SocketState(rawValue: UInt8((shape >> 2) & 15)) ?? .close
-            ownerInferred = shape & (1 << 6) != 0
-            hasTotals = shape & (1 << 7) != 0
-            hasCookie = shape & (1 << 8) != 0
-            ownerCount = Int(min(shape >> 9, 64))
+            hasTotals = shape & (1 << 6) != 0
+            hasCookie = shape & (1 << 7) != 0
+            ownerCount = Int(min(shape >> 8, 64))
         }
     }
 }
@@ -257,12 +254,8 @@ private struct ByteReader {
         return palette[Int(index)]
     }
 
-    mutating func totals() -> ConnectionTotals? {
-        let start = index
-        guard let mask = varint() else { return nil }
-        for position in 0..<64 where mask & (1 << UInt64(position)) != 0 {
-            guard varint() != nil else { return nil }
-        }
-        return ConnectionTotals.decode(Array(bytes[start..<index]))
+    /// A value a codec reads from the bytes at the current position (advancing it).
+    mutating func read<Value>(_ readValue: ([UInt8], inout Int) -> Value?) -> Value? {
+        readValue(bytes, &index)
     }
 }

@@ -41,7 +41,7 @@ struct ShortConnectionTests {
             local: Endpoint(address: localAddress, port: UInt16(80 + index % 3)),
             remote: Endpoint(address: remoteAddress, port: remotePort),
             state: index % 3 == 0 ? .timeWait : .close, cookie: cookie, netns: netns, closedAtMs: closedAtMs,
-            totals: totals, owners: owners, ownerInferred: index % 2 == 1,
+            totals: totals, owners: owners,
             cgroup: index % 8 == 0 ? nil : "/system.slice/unit-\(index % 3).service")
     }
 

@@ -60,18 +60,16 @@ public enum SocketJSON {
         if let drops = socket.drops { json.number(drops) } else { json.null() }
         json.key("processes")
         json.beginArray()
-        socket.processes.withUnsafeBufferPointer { owners in
-            for index in owners.indices {
-                json.beginObject()
-                json.key("pid"); json.number(owners[index].pid)
-                json.key("name"); json.string(owners[index].name)
-                json.key("fd"); json.number(owners[index].fd)
-                json.key("start_time"); json.number(owners[index].startTime)
-                if let container = owners[index].container {
-                    json.key("container"); NamespaceJSON.container(container, to: &json)
-                }
-                json.endObject()
+        for owner in socket.processes {
+            json.beginObject()
+            json.key("pid"); json.number(owner.pid)
+            json.key("name"); json.string(owner.name)
+            json.key("fd"); json.number(owner.fd)
+            json.key("start_time"); json.number(owner.startTime)
+            if let container = owner.container {
+                json.key("container"); NamespaceJSON.container(container, to: &json)
             }
+            json.endObject()
         }
         json.endArray()
         if detail.timer {

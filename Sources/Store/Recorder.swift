@@ -545,7 +545,7 @@ public final class Recorder {
     }
 
     /// The name of `owner` (a key made from one of `processes`), for its flow rollup.
-    private static func name(of owner: OwnerKey?, among processes: [SocketOwner], _ cache: [ProcessKey: Int64]) -> String? {
+    private static func name(of owner: OwnerKey?, among processes: SocketOwners, _ cache: [ProcessKey: Int64]) -> String? {
         guard let owner else { return nil }
         return processes.first { cache[ProcessKey(pid: $0.pid, startTime: $0.startTime)] == owner.process && $0.fd == owner.fd }?.name
     }
@@ -554,7 +554,7 @@ public final class Recorder {
         try ownerKeys(socket.processes, &cache)
     }
 
-    private func ownerKeys(_ processes: [SocketOwner], _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
+    private func ownerKeys(_ processes: SocketOwners, _ cache: inout [ProcessKey: Int64]) throws -> Set<OwnerKey> {
         var keys = Set<OwnerKey>()
         for owner in processes {
             let key = ProcessKey(pid: owner.pid, startTime: owner.startTime)

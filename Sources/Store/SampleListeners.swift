@@ -37,7 +37,7 @@ struct SampleListeners {
     /// The owners of the listener in namespace `netns` that accepted `socket` (that
     /// address, or a wildcard one of its family; an IPv6 wildcard that is not v6only
     /// also takes IPv4), or none.
-    func owners(accepting socket: Socket, in netns: UInt64?) -> [SocketOwner] {
+    func owners(accepting socket: Socket, in netns: UInt64?) -> SocketOwners {
         guard socket.proto == .tcp,
               let listeners = owned[PortKey(netns: netns ?? 0, proto: .tcp, port: socket.local.port)] else { return [] }
         let exact = listeners.first { $0.local.address == socket.local.address }

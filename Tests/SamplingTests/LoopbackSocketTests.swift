@@ -35,6 +35,9 @@ struct LoopbackSocketTests {
         #expect(client.remote.port == pair.port && client.local.port == server.remote.port)
         #expect(client.processes.first?.fd == pair.client)
         #expect(snapshot.userName(listener.uid).isEmpty == false)
+        // One process object for all three: a socket's owner is not a copy of it.
+        let shared = try #require(listener.processes.singleProcess)
+        #expect(server.processes.singleProcess === shared && client.processes.singleProcess === shared)
     }
 
     @Test func tcpInfoIsFilledOnRequest() throws {

@@ -18,7 +18,7 @@ let canImportChdb: Bool = (try? run(["python3", "-c", "import chdb"], timeout: 6
 struct ClickHouseFleetTests {
     /// A TCP IPv4 connection from `local` to `remote`, as a sample sees it.
     static func connection(_ cookie: UInt64, _ local: String, _ localPort: UInt16, _ remote: String, _ remotePort: UInt16,
-                           owners: [SocketOwner] = []) -> Socket {
+                           owners: SocketOwners = []) -> Socket {
         Socket(proto: .tcp, family: .ipv4, state: .established,
                local: Endpoint(address: IPAddress(local)!, port: localPort), remote: Endpoint(address: IPAddress(remote)!, port: remotePort),
                recvQ: 0, sendQ: 0, uid: 1000, inode: cookie + 5000, cookie: cookie, processes: owners)

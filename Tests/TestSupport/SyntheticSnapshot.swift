@@ -12,7 +12,7 @@ public enum Synthetic {
                local: Endpoint(address: IPAddress("127.0.0.1")!, port: local),
                remote: Endpoint(address: remote == 0 ? IPAddress("0.0.0.0")! : IPAddress("127.0.0.1")!, port: remote),
                recvQ: recvQ, sendQ: sendQ, uid: 0, inode: state == .timeWait ? 0 : cookie + 1000, cookie: cookie,
-               processes: owners)
+               processes: SocketOwners(owners))
     }
 
     /// A snapshot at `time` holding `sockets`.

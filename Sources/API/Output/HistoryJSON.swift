@@ -71,7 +71,11 @@ enum HistoryJSON {
             local: connection.local, remote: connection.remote,
             recvQ: queues?.recv ?? Socket.unknownQueue, sendQ: queues?.send ?? Socket.unknownQueue, uid: connection.uid,
             inode: connection.inode, cookie: connection.cookie,
-            processes: owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) },
-            netns: connection.netns)
+            processes: socketOwners(owners), netns: connection.netns)
+    }
+
+    /// Owners as a socket's: a process as it was recorded (its container was not).
+    static func socketOwners(_ owners: [HistoricOwner]) -> SocketOwners {
+        SocketOwners(owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) })
     }
 }

@@ -95,7 +95,7 @@ enum HistoryRoutes {
                 // Matches if the connection matched the filter at any state it had.
                 connection.states.contains { entry in
                     var socket = HistoryJSON.socket(connection, at: entry.at)
-                    socket.processes = connection.owners.map { SocketOwner(pid: $0.pid, startTime: $0.startTime, name: $0.name, fd: $0.fd) }
+                    socket.processes = HistoryJSON.socketOwners(connection.owners)
                     return filter.matches(socket, userName: { names[$0] ?? String($0) }, names: newest)
                 }
             }

@@ -40,8 +40,9 @@ public struct Socket: Sendable, Equatable {
         set { tcpInfoBox = newValue.map(TCPInfoBox.init) }
     }
     private var tcpInfoBox: TCPInfoBox?
-    /// Every (process, fd) holding the socket; empty when no process does (TIME_WAIT, not yet accepted).
-    public var processes: [SocketOwner]
+    /// Every (process, fd) holding the socket, in (pid, fd) order; empty when no
+    /// process does (TIME_WAIT, not yet accepted).
+    public var processes: SocketOwners
     /// The kernel's socket cookie, stable for the socket's life (nil from /proc, which lacks it).
     public var cookie: UInt64?
     /// The network namespace the socket lives in: the inode of its nsfs file (what
@@ -71,7 +72,7 @@ public struct Socket: Sendable, Equatable {
         local: Endpoint, remote: Endpoint, recvQ: UInt32, sendQ: UInt32, uid: UInt32,
         inode: UInt64, cookie: UInt64? = nil, v6only: Bool? = nil, drops: UInt32? = nil,
         boundInterface: UInt32 = 0, timer: SocketTimer? = nil, tcpInfo: TCPInfo? = nil,
-        processes: [SocketOwner] = [], netns: UInt64? = nil
+        processes: SocketOwners = [], netns: UInt64? = nil
     ) {
         self.proto = proto
         self.family = family
@@ -107,7 +108,7 @@ public struct Socket: Sendable, Equatable {
 /// A process holding a socket through one of its file descriptors.
 public struct SocketOwner: Sendable, Hashable {
     // pid and fd side by side: apart, each was padded to 8 bytes, and an owner took
-    // 48 bytes instead of 40 (a one-owner list: a 96-byte heap block instead of 80).
+    // 48 bytes instead of 40.
     /// Process id.
     public var pid: Int32
     /// The file descriptor number in that process.
@@ -126,7 +127,7 @@ public struct SocketOwner: Sendable, Hashable {
     /// Kept out of line, one box shared by every owner of the same process: inline,
     /// the reference (a runtime and three strings) was 57 of an owner's 96 bytes,
     /// and every socket of a sample holds its owners in an array of its own.
-    private var containerBox: ContainerBox?
+    private(set) var containerBox: ContainerBox?
 
     /// An owner from its fields.
     public init(pid: Int32, startTime: UInt64, name: String, fd: Int32, container: ContainerReference? = nil) {

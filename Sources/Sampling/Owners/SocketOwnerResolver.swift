@@ -116,19 +116,9 @@ final class SocketOwnerResolver {
         for result in outcome.results {
             problems.processesVanished += result.vanished
             problems.fdDirectoriesUnreadable += result.unreadable
-            for found in result.processes {
-                let container = found.entry.container.map(ContainerBox.init)
-                for (fd, inode) in found.entry.socketFDs {
-                    guard let position = index.position(of: inode, in: sockets) else { continue }
-                    sockets[position].processes.append(
-                        SocketOwner(pid: found.pid, startTime: found.entry.startTime, name: found.entry.name, fd: fd,
-                                    containerBox: container))
-                }
-            }
+            for found in result.processes { Self.attach(found.pid, found.entry, to: &sockets, index: index) }
         }
-        for position in sockets.indices where sockets[position].processes.count > 1 {
-            sockets[position].processes.sort { ($0.pid, $0.fd) < ($1.pid, $1.fd) }
-        }
+        Self.sortOwners(&sockets)
         // A one-shot resolver never reads its cache: building it (a set of every
         // socket inode twice over) would only cost time and memory.
         guard fullWalkEvery > 1 else { return }
@@ -200,18 +190,28 @@ final class SocketOwnerResolver {
                 return false
             }
         }
-        for (pid, entry) in cache {
-            let container = entry.container.map(ContainerBox.init)
-            for (fd, inode) in entry.socketFDs {
-                guard let position = index.position(of: inode, in: sockets) else { continue }
-                sockets[position].processes.append(
-                    SocketOwner(pid: pid, startTime: entry.startTime, name: entry.name, fd: fd, containerBox: container))
-            }
-        }
-        for position in sockets.indices where sockets[position].processes.count > 1 {
-            sockets[position].processes.sort { ($0.pid, $0.fd) < ($1.pid, $1.fd) }
-        }
+        for (pid, entry) in cache { Self.attach(pid, entry, to: &sockets, index: index) }
+        Self.sortOwners(&sockets)
         return true
+    }
+
+    /// Makes process `pid` an owner of each of `sockets` it holds an fd of; the
+    /// sockets share one `OwnerProcess` for it.
+    private static func attach(_ pid: Int32, _ entry: ProcessEntry, to sockets: inout [Socket], index: SocketPositions) {
+        let process = OwnerProcess(pid: pid, startTime: entry.startTime, name: entry.name,
+                                   containerBox: entry.container.map(ContainerBox.init))
+        for (fd, inode) in entry.socketFDs {
+            guard let position = index.position(of: inode, in: sockets) else { continue }
+            sockets[position].processes.append(fd: fd, of: process)
+        }
+    }
+
+    /// Puts every socket's owners in (pid, fd) order (processes are walked in no
+    /// particular order).
+    private static func sortOwners(_ sockets: inout [Socket]) {
+        for position in sockets.indices where sockets[position].processes.count > 1 {
+            sockets[position].processes.sortByProcess()
+        }
     }
 
     struct WalkResult: Sendable {

@@ -170,6 +170,8 @@ enum ServeCommand {
         StandardError.line("netstatd: listening on \(scheme)://\(shownHost):\(server.port) (sampling every \(interval) s, \(first.sockets.count) sockets in \(first.namespaces.count) network namespaces via \(first.source.rawValue), auth \(api.token == nil ? "off" : "on"))")
         if let capabilities = api.capabilities { StandardError.line("netstatd: capabilities: \(capabilities.summary)") }
         if let history { StandardError.line("netstatd: recording history in \(history.path)") }
+        let tableNote = SharedTCPTableNote(procRoot: options.procRoot)
+        tableNote.check(first)
         let writer = recorder.map { HistoryWriter(recorder: $0, status: history!.status, log: StandardError.line) }
         writer?.record(first, counters: stats.refresh())
         if writer != nil {
@@ -180,6 +182,7 @@ enum ServeCommand {
         }
         let sampler = Sampler(interval: interval) { missedSlots in
             let snapshot = live.refresh()
+            tableNote.check(snapshot)
             let counters = stats.refresh()
             // Namespaces new in this sample are followed from now on, those gone dropped.
             if writer != nil { closeEvents.follow(snapshot.namespaces) }

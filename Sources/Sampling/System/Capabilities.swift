@@ -115,7 +115,7 @@ public struct CapabilitiesError: Error, CustomStringConvertible, Sendable {
 
 extension Substring {
     /// The text without leading and trailing characters from `set`.
-    fileprivate func trimmingCharacters(in set: String) -> Substring {
+    func trimmingCharacters(in set: String) -> Substring {
         var text = self
         while let first = text.first, set.contains(first) { text.removeFirst() }
         while let last = text.last, set.contains(last) { text.removeLast() }

@@ -5,11 +5,14 @@ extension HistoryReader {
     /// (an exporter's backlog), counted from the packed rows without loading any
     /// connection; nil when there are more than `limit`, where counting stops being
     /// cheap. The count follows the feed's rules: openings by connection id, the
-    /// `changes` entries past the cursor, less the owner additions logged in a
-    /// connection's first sample (those owners travel in its `opened` event).
+    /// short connections' closings and the `changes` entries past the cursor, less
+    /// the owner additions logged in a connection's first sample (those owners
+    /// travel in its `opened` event).
     public func eventCount(after cursor: EventCursor, limit: Int) throws -> Int? {
         var count = Int(try database.scalar("SELECT count(*) FROM connections WHERE id > ?", [.integer(cursor.openedThrough)]) ?? 0)
             + Int(try ShortConnectionTable.count(after: cursor.openedThrough, in: database))
+        guard count <= limit else { return nil }
+        count += try ShortConnectionTable.closings(after: cursor, limit: limit - count + 1, in: database).count
         guard count <= limit else { return nil }
         // Connections opened in a sample are the ids above the previous sample's
         // `connections_through` (ids grow with time); without that sample (pruned),

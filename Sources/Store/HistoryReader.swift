@@ -575,8 +575,10 @@ public final class HistoryReader {
         return (tier.name, buckets)
     }
 
-    /// Up to `limit` events after `cursor`, oldest first: openings (from `connections`)
-    /// merged with the sample rows of `changes` by (sample, connection, kind).
+    /// Up to `limit` events after `cursor`, oldest first: openings (from `connections`
+    /// and the short connections' blocks) and the blocks' closings, merged with the
+    /// sample rows of `changes` by (sample, connection, kind). Each source gives its
+    /// first `limit` past the cursor, so the first `limit` of the merge are complete.
     public func events(after cursor: EventCursor, limit: Int) throws -> [HistoryEvent] {
         var merged: [(key: EventCursor, kind: EventKind, value: Int64?)] = []
         let opened = try database.prepare("SELECT id, first_sample FROM connections WHERE id > ? ORDER BY id LIMIT ?")
@@ -589,6 +591,9 @@ public final class HistoryReader {
         }
         for (id, sample) in try ShortConnectionTable.openings(after: cursor.openedThrough, limit: limit, in: database) {
             merged.append((EventCursor(sample: sample, connection: id, kind: 0, openedThrough: id), .opened, nil))
+        }
+        for key in try ShortConnectionTable.closings(after: cursor, limit: limit, in: database) {
+            merged.append((key, .closed, nil))
         }
         // Sample rows in order until `limit` events past the cursor are in hand.
         let rows = try database.prepare("SELECT sample_id, data FROM changes WHERE sample_id >= ? ORDER BY sample_id")

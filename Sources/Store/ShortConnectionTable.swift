@@ -112,6 +112,35 @@ enum ShortConnectionTable {
         return result
     }
 
+    /// The feed's `closed` events that blocks stand for, after `cursor` in feed order,
+    /// at most `limit`: each of a block's connections closes in the block's sample
+    /// (key: sample, id, closed). Blocks from before migration 010 are left out: their
+    /// `closed` events are stored in `changes`.
+    static func closings(after cursor: EventCursor, limit: Int, in database: Database) throws -> [EventCursor] {
+        // Blocks of samples from the cursor's on hold ids above the `connections_through`
+        // of the sample before it: a seek on the primary key.
+        let statement = try database.prepare("""
+            SELECT first_id, sample_id, count FROM short_connections
+            WHERE first_id > max((SELECT from_id FROM short_closings_derived) - 1,
+                                 coalesce((SELECT connections_through FROM samples WHERE id < ?1 ORDER BY id DESC LIMIT 1), 0))
+            ORDER BY first_id
+            """)
+        defer { statement.reset() }
+        try statement.bind([.integer(cursor.sample)])
+        var result: [EventCursor] = []
+        while result.count < limit, try statement.step() {
+            let (first, sample, count) = (statement.int64(0), statement.int64(1), statement.int64(2))
+            guard sample >= cursor.sample else { continue }
+            for id in first..<(first + count) {
+                let key = EventCursor(sample: sample, connection: id, kind: EventKind.closed.rawValue, openedThrough: 0)
+                guard cursor < key else { continue }
+                result.append(key)
+                if result.count == limit { break }
+            }
+        }
+        return result
+    }
+
     /// How many ids above `after` the blocks hold.
     static func count(after: Int64, in database: Database) throws -> Int64 {
         try database.scalar("""

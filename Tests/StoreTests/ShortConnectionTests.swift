@@ -149,6 +149,78 @@ struct ShortConnectionTests {
         #expect(try reader.figures().connections == Int64(all.count))
     }
 
+    /// Every event of the feed from its start, read in pages of `pageSize`.
+    static func feed(_ reader: HistoryReader, pageSize: Int) throws -> [String] {
+        var events: [String] = []
+        var cursor = EventCursor.start
+        while true {
+            let page = try reader.events(after: cursor, limit: pageSize)
+            guard let last = page.last else { break }
+            events += page.map { "\($0.connection.id) \($0.kind)" }
+            cursor = last.cursor
+        }
+        return events
+    }
+
+    /// The `changes` row of `sample`, decoded.
+    static func changes(_ path: String, sample: Int64) throws -> [ChangeLog.FeedEntry] {
+        let database = try Database(path: path)
+        defer { database.close() }
+        let row = try database.prepare("SELECT data FROM changes WHERE sample_id = ?")
+        defer { row.reset() }
+        try row.bind([.integer(sample)])
+        return try row.step() ? ChangeLog.decodeFeed(row.blob(0)) : []
+    }
+
+    @Test("a short connection's closing is derived from its block, not logged in changes; the feed still has it once")
+    func closingsAreDerived() throws {
+        let dir = try Synthetic.temporaryDirectory("short-closings")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        _ = try record(path, base: 1_700_000_000)
+        let reader = try HistoryReader(path: path)
+        let shortIDs = Set(try reader.connections(from: 0, to: 2e9, after: 0, limit: 1000)
+            .filter { $0.origin.contains(.closeEvent) }.map(\.id))
+        #expect(shortIDs.count == 201)
+        #expect(try Self.changes(path, sample: 2).allSatisfy { !shortIDs.contains($0.connection) },
+                "nothing is logged for them")
+        let events = try Self.feed(reader, pageSize: 10_000)
+        for id in shortIDs { #expect(events.filter { $0.hasPrefix("\(id) ") } == ["\(id) opened", "\(id) closed"]) }
+        // Pages that end inside the block's closings resume where they ended.
+        for size in [1, 7, 200, 201, 202] { #expect(try Self.feed(reader, pageSize: size) == events, "pages of \(size)") }
+        for (index, cursor) in try reader.events(after: .start, limit: 10_000).map(\.cursor).enumerated() {
+            #expect(try reader.eventCount(after: cursor, limit: 10_000) == events.count - index - 1)
+        }
+        #expect(try reader.eventCount(after: .start, limit: 300) == nil, "more than the limit")
+    }
+
+    @Test("blocks written before closings were derived keep the closings logged for them, served once")
+    func loggedClosingsOfOlderBlocks() throws {
+        let dir = try Synthetic.temporaryDirectory("short-closings-old")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        _ = try record(path, base: 1_700_000_000)
+        let derived = try Self.feed(try HistoryReader(path: path), pageSize: 10_000)
+        // As the writer before migration 010 left it: the closings in the sample's
+        // `changes` row, and the blocks below the first derived id.
+        do {
+            let database = try Database(path: path)
+            let blocks = try database.prepare("SELECT first_id, count FROM short_connections")
+            var ids: [Int64] = []
+            while try blocks.step() { ids += Array(blocks.int64(0)..<(blocks.int64(0) + blocks.int64(1))) }
+            blocks.reset()
+            var entries = try Self.changes(path, sample: 2)
+            entries += ids.map { ChangeLog.FeedEntry(connection: $0, kind: .closed, value: nil) }
+            try database.prepare("INSERT OR REPLACE INTO changes(sample_id, data) VALUES(2, ?)").run([.blob(ChangeLog.encodeFeed(entries))])
+            try database.prepare("UPDATE short_closings_derived SET from_id = ?").run([.integer(ids.max()! + 1)])
+            database.close()
+        }
+        let reader = try HistoryReader(path: path)
+        #expect(try Self.feed(reader, pageSize: 10_000) == derived)
+        #expect(try Self.feed(reader, pageSize: 9) == derived)
+        #expect(try reader.eventCount(after: .start, limit: 10_000) == derived.count)
+    }
+
     @Test("short connections go after --flow-retention, their counts stay in the flow rollups")
     func flowRetentionPrunesBlocks() throws {
         let dir = try Synthetic.temporaryDirectory("short-prune")

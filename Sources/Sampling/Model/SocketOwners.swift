@@ -49,7 +49,7 @@ public struct SocketOwners: Sendable, Equatable, RandomAccessCollection, Express
     }
 
     /// Adds one owner (call `sortByProcess` after the last).
-    public mutating func append(_ owner: SocketOwner) {
+    mutating func append(_ owner: SocketOwner) {
         switch storage {
         case .none: storage = .one(OwnerProcess(owner), fd: owner.fd)
         case .one(let process, let fd): storage = .many([process.owner(fd: fd), owner])

@@ -37,6 +37,15 @@ public struct RouteContext: Sendable {
         return filter.matchingIndices(in: snapshot, portIndex: index)
     }
 
+    /// The `{port}` path parameter: 1 to 65535, else a 400 saying so.
+    public func portParameter() throws -> UInt16 {
+        let text = parameters["port"] ?? ""
+        guard let number = Int(text), (1...65535).contains(number) else {
+            throw Problem.badParameter("port", text, accepts: "a port number from 1 to 65535")
+        }
+        return UInt16(number)
+    }
+
     /// The format asked for by `format=` or `Accept`.
     public func format() throws -> OutputFormat {
         try OutputFormat.negotiate(query: query, accept: request.header("Accept"))

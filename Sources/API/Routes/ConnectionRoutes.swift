@@ -30,11 +30,7 @@ enum ConnectionRoutes {
     /// Who listens on a port and every connection using it, with owners.
     static func port(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(["proto", "info", "netns"])
-        let text = context.parameters["port"] ?? ""
-        guard let number = Int(text), (1...65535).contains(number) else {
-            throw Problem.badParameter("port", text, accepts: "a port number from 1 to 65535")
-        }
-        let port = UInt16(number)
+        let port = try context.portParameter()
         var filter = try ConnectionFilter(query: context.query)
         filter.port = port
         let detail = try Self.detail(context.query)

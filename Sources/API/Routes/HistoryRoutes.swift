@@ -136,11 +136,7 @@ enum HistoryRoutes {
     static func port(_ context: RouteContext) throws -> HTTPResponse {
         try context.query.rejectUnknown(["from", "to", "proto", "netns"])
         let history = try access(context)
-        let text = context.parameters["port"] ?? ""
-        guard let number = Int(text), (1...65535).contains(number) else {
-            throw Problem.badParameter("port", text, accepts: "a port number from 1 to 65535")
-        }
-        let port = UInt16(number)
+        let port = try context.portParameter()
         var filter = try ConnectionFilter(query: context.query)
         filter.port = port
         let (from, to) = try window(context)

@@ -17,6 +17,12 @@ enum ChangeLog {
         var connection: Int64
         var kind: EventKind
         var value: Int64?
+
+        struct Key: Hashable {
+            var connection: Int64
+            var kind: EventKind
+        }
+        var key: Key { Key(connection: connection, kind: kind) }
     }
 
     static func append(_ entry: ConnectionEntry, firstSample: Int64, to bytes: inout [UInt8]) {
@@ -48,6 +54,25 @@ enum ChangeLog {
             previous = entry.connection
         }
         return bytes
+    }
+
+    /// The kinds' room in a feed key: a sample row can log one connection several
+    /// events of one kind (four workers taking a listener in one sample are four
+    /// `owner_added`), and the feed's cursor must tell them apart. The first keeps
+    /// its kind as the key (so cursors written before stay valid); the n-th after it
+    /// is `kind + n * feedKindRoom`, ordered after the connection's other events of
+    /// the sample. Kinds are below 16.
+    static let feedKindRoom: Int64 = 16
+
+    /// The cursor `kind` of each entry of a decoded row, in the row's order: its
+    /// kind, plus `feedKindRoom` for each earlier entry of the same connection and kind.
+    static func feedKeyKinds(_ entries: [FeedEntry]) -> [Int64] {
+        var seen: [FeedEntry.Key: Int64] = [:]
+        return entries.map { entry in
+            let earlier = seen[entry.key, default: 0]
+            seen[entry.key] = earlier + 1
+            return entry.kind.rawValue + earlier * feedKindRoom
+        }
     }
 
     static func decodeFeed(_ bytes: [UInt8]) -> [FeedEntry] {

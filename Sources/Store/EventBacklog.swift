@@ -27,8 +27,9 @@ extension HistoryReader {
         while try rows.step() {
             let sample = rows.int64(0)
             let openedAbove: Int64? = rows.isNull(2) ? nil : rows.int64(2)
-            for entry in ChangeLog.decodeFeed(rows.blob(1)) {
-                let key = EventCursor(sample: sample, connection: entry.connection, kind: entry.kind.rawValue, openedThrough: 0)
+            let entries = ChangeLog.decodeFeed(rows.blob(1))
+            for (entry, keyKind) in zip(entries, ChangeLog.feedKeyKinds(entries)) {
+                let key = EventCursor(sample: sample, connection: entry.connection, kind: keyKind, openedThrough: 0)
                 guard cursor < key else { continue }
                 if entry.kind == .ownerAdded {
                     let openedHere: Bool

@@ -603,8 +603,9 @@ public final class HistoryReader {
             var stored = 0
             while stored < limit, try rows.step() {
                 let sample = rows.int64(0)
-                for entry in ChangeLog.decodeFeed(rows.blob(1)) {
-                    let key = EventCursor(sample: sample, connection: entry.connection, kind: entry.kind.rawValue, openedThrough: 0)
+                let entries = ChangeLog.decodeFeed(rows.blob(1))
+                for (entry, keyKind) in zip(entries, ChangeLog.feedKeyKinds(entries)) {
+                    let key = EventCursor(sample: sample, connection: entry.connection, kind: keyKind, openedThrough: 0)
                     guard cursor < key else { continue }
                     merged.append((key, entry.kind, entry.value))
                     stored += 1

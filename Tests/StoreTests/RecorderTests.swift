@@ -91,6 +91,42 @@ struct RecorderTests {
         }
     }
 
+    @Test("several owners added to one connection in one sample are each an event with a cursor of its own")
+    func ownersAddedTogetherEachHaveACursor() throws {
+        let dir = try Synthetic.temporaryDirectory("feed-owners")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        let base = 1_700_000_000.0
+        let master = Synthetic.owner(10, "nginx")
+        let workers = (11...14).map { Synthetic.owner($0, "nginx", fd: 6) }
+        let recorder = try Recorder(path: path, version: "test")
+        // A reload: four workers take the listener in one sample, then two leave.
+        try recorder.record(Synthetic.snapshot(at: base, [Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [master])]))
+        try recorder.record(Synthetic.snapshot(at: base + 1, [
+            Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [master] + workers)]))
+        try recorder.record(Synthetic.snapshot(at: base + 2, [
+            Synthetic.socket(cookie: 2, state: .listen, local: 80, owners: [master] + workers.prefix(2))]))
+        let reader = try HistoryReader(path: path)
+        let all = try reader.events(after: .start, limit: 1000)
+        #expect(all.map(\.kind.name) == ["opened"] + Array(repeating: "owner_added", count: 4) + Array(repeating: "owner_removed", count: 2))
+        #expect(Set(all.filter { $0.kind == .ownerAdded }.compactMap { $0.owner?.pid }) == [11, 12, 13, 14])
+        #expect(Set(all.map(\.cursor.text)).count == all.count, "no two events share a cursor")
+        for size in [1, 2, 3] {
+            var cursor = EventCursor.start
+            var collected: [String] = []
+            for _ in 0..<100 {
+                let page = try reader.events(after: cursor, limit: size)
+                if page.isEmpty { break }
+                collected += page.map(\.cursor.text)
+                cursor = EventCursor(text: page.last!.cursor.text)!
+            }
+            #expect(collected == all.map(\.cursor.text), "page size \(size)")
+        }
+        for (index, event) in all.enumerated() {
+            #expect(try reader.eventCount(after: event.cursor, limit: 1000) == all.count - index - 1)
+        }
+    }
+
     @Test("after a restart in the same boot, sockets still open keep their rows; what closed meanwhile closes at the gap's start")
     func restartContinuesOpenIntervals() throws {
         let dir = try Synthetic.temporaryDirectory("restart")

@@ -12,7 +12,7 @@ extension HistoryReader {
         var count = Int(try database.scalar("SELECT count(*) FROM connections WHERE id > ?", [.integer(cursor.openedThrough)]) ?? 0)
             + Int(try ShortConnectionTable.count(after: cursor.openedThrough, in: database))
         guard count <= limit else { return nil }
-        count += try ShortConnectionTable.closings(after: cursor, limit: limit - count + 1, in: database).count
+        count += try ShortConnectionTable.closingCount(after: cursor, limit: limit - count, in: database)
         guard count <= limit else { return nil }
         // Connections opened in a sample are the ids above the previous sample's
         // `connections_through` (ids grow with time); without that sample (pruned),

@@ -117,6 +117,33 @@ enum ShortConnectionTable {
     /// (key: sample, id, closed). Blocks from before migration 010 are left out: their
     /// `closed` events are stored in `changes`.
     static func closings(after cursor: EventCursor, limit: Int, in database: Database) throws -> [EventCursor] {
+        var result: [EventCursor] = []
+        try forEachClosingBlock(after: cursor, in: database) { ids, sample in
+            for id in ids {
+                result.append(EventCursor(sample: sample, connection: id, kind: EventKind.closed.rawValue, openedThrough: 0))
+                if result.count == limit { return false }
+            }
+            return true
+        }
+        return result
+    }
+
+    /// How many events `closings` has after `cursor`, counting no further than
+    /// `limit + 1` (the backlog count's bound) and listing none.
+    static func closingCount(after cursor: EventCursor, limit: Int, in database: Database) throws -> Int {
+        var count = 0
+        try forEachClosingBlock(after: cursor, in: database) { ids, _ in
+            count += ids.count
+            return count <= limit
+        }
+        return count
+    }
+
+    /// Calls `body` with the ids of each block whose `closed` events are derived and
+    /// lie after `cursor`, in feed order, with the block's sample, until it returns false.
+    private static func forEachClosingBlock(
+        after cursor: EventCursor, in database: Database, _ body: (ClosedRange<Int64>, Int64) throws -> Bool
+    ) throws {
         // Blocks of samples from the cursor's on hold ids above the `connections_through`
         // of the sample before it: a seek on the primary key.
         let statement = try database.prepare("""
@@ -127,18 +154,19 @@ enum ShortConnectionTable {
             """)
         defer { statement.reset() }
         try statement.bind([.integer(cursor.sample)])
-        var result: [EventCursor] = []
-        while result.count < limit, try statement.step() {
+        let closed = EventKind.closed.rawValue
+        while try statement.step() {
             let (first, sample, count) = (statement.int64(0), statement.int64(1), statement.int64(2))
-            guard sample >= cursor.sample else { continue }
-            for id in first..<(first + count) {
-                let key = EventCursor(sample: sample, connection: id, kind: EventKind.closed.rawValue, openedThrough: 0)
-                guard cursor < key else { continue }
-                result.append(key)
-                if result.count == limit { break }
+            guard sample >= cursor.sample, count > 0 else { continue }
+            var lowest = first
+            if sample == cursor.sample {
+                // Keys in the cursor's sample are after it from its connection on, its
+                // own `closed` only if the cursor stopped before that kind.
+                lowest = max(first, cursor.connection + (cursor.kind < closed ? 0 : 1))
             }
+            guard lowest <= first + count - 1 else { continue }
+            guard try body(lowest...(first + count - 1), sample) else { return }
         }
-        return result
     }
 
     /// How many ids above `after` the blocks hold.

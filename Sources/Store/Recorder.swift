@@ -110,7 +110,13 @@ public final class Recorder {
         runID = database.lastInsertRowID
         previousSample = lastSample
         previousSampleAt = try database.scalar("SELECT max(taken_at_ms) FROM samples").map { Clock.seconds(milliseconds: $0) }
-        connectionsThrough = max(try database.scalar("SELECT max(id) FROM connections") ?? 0, try ShortConnectionTable.lastID(in: database))
+        // Ids never go back, even past pruned rows: the feed's cursors and the
+        // samples' `connections_through` hold the highest ever given, and a reused id
+        // would be skipped by a reader already past it.
+        connectionsThrough = max(
+            try database.scalar("SELECT max(id) FROM connections") ?? 0, try ShortConnectionTable.lastID(in: database),
+            try database.scalar("SELECT max(connections_through) FROM samples") ?? 0,
+            (try database.scalar("SELECT max(from_id) FROM short_closings_derived") ?? 0) - 1)
         try FlowBackfill.run(database)
     }
 

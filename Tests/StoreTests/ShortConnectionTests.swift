@@ -234,14 +234,29 @@ struct ShortConnectionTests {
             let recorder = try record(path, base: base)
             _ = recorder
         }
-        let recorder = try Recorder(path: path, version: "test", retention: retention)
-        try recorder.record(Synthetic.snapshot(at: base + 7200, [Synthetic.socket(cookie: 2, state: .established, local: 80, remote: 30000)]))
+        var recorder: Recorder? = try Recorder(path: path, version: "test", retention: retention)
+        try recorder?.record(Synthetic.snapshot(at: base + 7200, [Synthetic.socket(cookie: 2, state: .established, local: 80, remote: 30000)]))
         let reader = try HistoryReader(path: path)
         let left = try reader.connections(from: base - 1, to: base + 7200, after: 0, limit: 1000)
         #expect(left.filter { $0.origin.contains(.closeEvent) }.count == 0, "within the raw retention, past the flow retention")
         #expect(!left.isEmpty, "sampled connections are kept for the raw retention")
         let flows = try reader.database.scalar("SELECT sum(count) FROM flow_minutes WHERE close_event_only > 0")
         #expect(flows == 201)
+
+        // After a restart, ids go on past the pruned blocks' (a reader whose cursor
+        // is past them would skip reused ones), and the new block's events are served
+        // to a reader that had read everything before it.
+        let readUpTo = try #require(try reader.events(after: .start, limit: 10_000).last?.cursor)
+        recorder = nil
+        let restarted = try Recorder(path: path, version: "test", retention: retention)
+        try restarted.record(Synthetic.snapshot(at: base + 7205, [Synthetic.socket(cookie: 2, state: .established, local: 80, remote: 30000)]),
+                             closeEvents: [Self.closeEvent(cookie: 7000, remotePort: 41000, received: 1, at: base + 7203)])
+        let short = try #require(try reader.connections(from: base + 7200, to: base + 7206, after: 0, limit: 10)
+            .first { $0.origin.contains(.closeEvent) })
+        #expect(short.id > 203, "ids 3...203 were given to the pruned block")
+        let after = try reader.events(after: readUpTo, limit: 100)
+        #expect(after.map { "\($0.connection.id) \($0.kind)" } == ["\(short.id) opened", "\(short.id) closed"])
+        #expect(try reader.eventCount(after: readUpTo, limit: 100) == 2)
     }
 
     @Test("rows a file recorded before the packed blocks are still served, and go after --flow-retention")

@@ -26,6 +26,8 @@ struct SharedTCPTableTests {
         try "0\n".write(to: directory.appendingPathComponent("tcp_child_ehash_entries"), atomically: true, encoding: .utf8)
         try "65536\n".write(to: directory.appendingPathComponent("tcp_ehash_entries"), atomically: true, encoding: .utf8)
         #expect(SharedTCPTable.read(procRoot: root.path) == SharedTCPTable(childEntries: 0, hostBuckets: 65536))
+        try "-65536\n".write(to: directory.appendingPathComponent("tcp_ehash_entries"), atomically: true, encoding: .utf8)
+        #expect(SharedTCPTable.read(procRoot: root.path).hostBuckets == 65536, "a namespace sharing the host's shows it negated")
         try "junk\n".write(to: directory.appendingPathComponent("tcp_ehash_entries"), atomically: true, encoding: .utf8)
         #expect(SharedTCPTable.read(procRoot: root.path) == SharedTCPTable(childEntries: 0, hostBuckets: nil))
         #expect(SharedTCPTable.read(procRoot: root.path + "/absent") == SharedTCPTable(childEntries: nil, hostBuckets: nil))

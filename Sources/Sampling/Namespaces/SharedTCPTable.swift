@@ -35,7 +35,9 @@ public struct SharedTCPTable: Sendable, Equatable {
             guard let text = try? FileContents.text(atPath: "\(procRoot)/sys/net/ipv4/\(name)") else { return nil }
             return Int(Substring(text).trimmingCharacters(in: " \n\t"))
         }
-        return SharedTCPTable(childEntries: value("tcp_child_ehash_entries"), hostBuckets: value("tcp_ehash_entries"))
+        // A namespace sharing the host's table (netstatd in a container) shows its
+        // size negated.
+        return SharedTCPTable(childEntries: value("tcp_child_ehash_entries"), hostBuckets: value("tcp_ehash_entries").map(abs))
     }
 
     /// What to tell an operator sampling `namespaces` network namespaces, or nil when

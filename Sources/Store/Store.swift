@@ -98,6 +98,13 @@ public enum StoreFile {
     /// Applies the migrations not yet recorded in `schema_migrations`, each in a transaction.
     static func migrate(_ database: Database) throws {
         try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        // A file a newer netstatd migrated is refused: this version would write it the
+        // old way beside the new (migration 010, for one, moved events out of a table
+        // an older writer still fills), and answers would be counted twice or lost.
+        let known = Set(Schema.migrations.map(\.name))
+        if let newer = try database.texts("SELECT name FROM schema_migrations ORDER BY name").last(where: { !known.contains($0) }) {
+            throw StoreError.newerVersion(path: database.path, migration: newer)
+        }
         for migration in Schema.migrations {
             let applied = try database.scalar("SELECT count(*) FROM schema_migrations WHERE name = ?", [.text(migration.name)]) ?? 0
             if applied > 0 { continue }
@@ -122,6 +129,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, reason: String, errno: Int32)
     /// A row points at something that is not there (a damaged or hand-edited file).
     case inconsistent(String)
+    /// A newer netstatd migrated the file past what this one knows.
+    case newerVersion(path: String, migration: String)
 
     public var description: String {
         switch self {
@@ -135,6 +144,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "cannot open \(path) for writing: \(reason) (errno \(code)). Check that the directory \(directory.isEmpty ? "/" : directory) exists and is writable by this user, pass --db with another path, or --no-history to keep no history."
         case let .inconsistent(what):
             return "the history file is inconsistent: \(what)"
+        case let .newerVersion(path, migration):
+            return "\(path) was written by a newer netstatd (its schema has \(migration), which this version does not know). It was left untouched; run that version, or pass --db with another path."
         case let .notNetstatd(path, reason):
             return "\(path) is not a netstatd history file: \(reason). It was left untouched; pass --db with another path (or move the file away)."
         }

@@ -214,6 +214,32 @@ struct RecorderTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
     }
+
+    @Test("a file a newer netstatd migrated is refused, not written the old way beside the new")
+    func refusesFilesFromNewerVersions() throws {
+        let dir = try Synthetic.temporaryDirectory("newer")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        do {
+            let recorder = try Recorder(path: path, version: "test")
+            try recorder.record(Synthetic.snapshot(at: 1_700_000_000, [Synthetic.socket(cookie: 1, state: .listen, local: 80)]))
+        }
+        do {
+            let database = try Database(path: path)
+            try database.prepare("INSERT INTO schema_migrations(name, applied_at) VALUES('999_from_the_future', 0)").run()
+            database.close()
+        }
+        do {
+            _ = try Recorder(path: path, version: "test")
+            Issue.record("the file was opened")
+        } catch {
+            #expect("\(error)".contains("written by a newer netstatd (its schema has 999_from_the_future"), "\(error)")
+            #expect("\(error)".contains("--db"))
+        }
+        let database = try Database(path: path)
+        defer { database.close() }
+        #expect(try database.scalar("SELECT count(*) FROM runs") == 1, "no run of this version was started in it")
+    }
 }
 
 /// The writer must never hold a read transaction between samples: one would stop

@@ -502,7 +502,7 @@ components:
     Namespace:
       type: object
       additionalProperties: false
-      required: [inode, cookie, name, host, netstatd, pid, processes, mount, container, read, reason, sockets, listeners, by_state]
+      required: [inode, cookie, name, host, netstatd, pid, processes, mount, container, read, reason, tcp_table, sockets, listeners, by_state]
       properties:
         inode: {type: integer, description: "The namespace's identity: net:[inode] in readlink /proc/PID/ns/net"}
         cookie: {type: [integer, "null"], description: "The kernel's namespace cookie (SO_NETNS_COOKIE, Linux 5.14+): never reused, unlike the inode; null when not read"}
@@ -518,6 +518,20 @@ components:
             - {type: "null"}
         read: {type: boolean, description: Whether its sockets are in this sample}
         reason: {type: [string, "null"], description: Why they are not}
+        tcp_table:
+          description: >-
+            Its TCP connection table (net.ipv4.tcp_ehash_entries read inside it): the buckets, and whether it
+            is the host's, shared (every dump of a namespace that shares it walks all of it; a namespace made
+            after net.ipv4.tcp_child_ehash_entries is set gets its own). null when it was not entered or the
+            kernel (before 6.1) does not say.
+          oneOf:
+            - type: object
+              additionalProperties: false
+              required: [buckets, shared_with_host]
+              properties:
+                buckets: {type: integer}
+                shared_with_host: {type: boolean}
+            - {type: "null"}
         sockets: {type: integer}
         listeners: {type: integer}
         by_state: {type: object, additionalProperties: {type: integer}}

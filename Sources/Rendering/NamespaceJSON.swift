@@ -4,8 +4,8 @@ public import Sampling
 /// `netstatd snapshot --json` and the API (`Namespace` and `Container` in openapi.yaml).
 public enum NamespaceJSON {
     /// Writes `{"inode", "cookie", "name", "host", "netstatd", "pid", "processes", "mount",
-    /// "container", "read", "reason"}`; `extra` adds the caller's fields (the API's
-    /// socket counts) before it closes.
+    /// "container", "read", "reason", "tcp_table"}`; `extra` adds the caller's fields
+    /// (the API's socket counts) before it closes.
     public static func write(
         _ namespace: NetNamespace, to json: inout JSONWriter, extra: ((inout JSONWriter) -> Void)? = nil
     ) {
@@ -27,6 +27,15 @@ public enum NamespaceJSON {
         json.key("read"); json.bool(namespace.wasRead)
         json.key("reason")
         if let reason = namespace.unreadReason { json.string(reason) } else { json.null() }
+        json.key("tcp_table")
+        if let buckets = namespace.tcpTableBuckets {
+            json.beginObject()
+            json.key("buckets"); json.number(abs(buckets))
+            json.key("shared_with_host"); json.bool(buckets < 0)
+            json.endObject()
+        } else {
+            json.null()
+        }
         extra?(&json)
         json.endObject()
     }

@@ -1,10 +1,10 @@
 import CommandLineOptions
 import Sampling
 
-/// Says once on stderr, at the first sample of enough namespaces for it to matter,
-/// that they share the host's TCP table and what setting gives them their own (see
-/// `SharedTCPTable`): a container host started before its containers hears it when
-/// they come.
+/// Says once on stderr, at the first sample in which enough namespaces share the
+/// host's TCP table for it to matter, that they do and what gives them their own
+/// (see `SharedTCPTable`): a container host started before its containers hears it
+/// when they come.
 final class SharedTCPTableNote: @unchecked Sendable {
     // @unchecked: called from the main thread for the first sample, then only from
     // the sampler's thread, which starts after it.
@@ -16,9 +16,11 @@ final class SharedTCPTableNote: @unchecked Sendable {
     }
 
     func check(_ snapshot: Snapshot) {
-        guard !said, snapshot.namespaces.count >= SharedTCPTable.adviceThreshold else { return }
+        guard !said else { return }
+        let sharing = snapshot.namespaces.lazy.filter { $0.sharesHostTCPTable == true }.count
+        guard sharing >= SharedTCPTable.adviceThreshold else { return }
         said = true
-        if let advice = SharedTCPTable.read(procRoot: procRoot).advice(namespaces: snapshot.namespaces.count) {
+        if let advice = SharedTCPTable.read(procRoot: procRoot).advice(sharing: sharing, of: snapshot.namespaces.count) {
             StandardError.line("netstatd: note: \(advice)")
         }
     }

@@ -7,15 +7,17 @@ import Testing
 /// wording, and the real `serve` saying it once enough namespaces exist.
 struct SharedTCPTableTests {
     @Test func adviceOnlyWhenManyNamespacesShareTheTable() {
-        let shared = SharedTCPTable(childEntries: 0, hostBuckets: 262_144)
-        #expect(shared.advice(namespaces: SharedTCPTable.adviceThreshold - 1) == nil, "few namespaces: a few walks")
-        let advice = shared.advice(namespaces: 100)
-        #expect(advice?.contains("100 network namespaces") == true)
+        let unset = SharedTCPTable(childEntries: 0, hostBuckets: 262_144)
+        #expect(unset.advice(sharing: SharedTCPTable.adviceThreshold - 1, of: 100) == nil, "few share it: a few walks")
+        let advice = unset.advice(sharing: 90, of: 100)
+        #expect(advice?.contains("90 of the 100 network namespaces sampled share the host's TCP table") == true)
         #expect(advice?.contains("all 262144 buckets") == true)
         #expect(advice?.contains("sysctl -w net.ipv4.tcp_child_ehash_entries=1024") == true)
-        #expect(SharedTCPTable(childEntries: 1024, hostBuckets: 262_144).advice(namespaces: 100) == nil, "already set")
-        #expect(SharedTCPTable(childEntries: nil, hostBuckets: nil).advice(namespaces: 100) == nil, "a kernel without it")
-        #expect(SharedTCPTable(childEntries: 0, hostBuckets: nil).advice(namespaces: 100)?.contains("walks all of it.") == true)
+        let set = SharedTCPTable(childEntries: 1024, hostBuckets: 262_144).advice(sharing: 12, of: 100)
+        #expect(set?.contains("still share") == true && set?.contains("(now 1024)") == true && set?.contains("made again") == true,
+                "set, but these namespaces are older than the setting")
+        #expect(SharedTCPTable(childEntries: nil, hostBuckets: nil).advice(sharing: 100, of: 100) == nil, "a kernel without it")
+        #expect(SharedTCPTable(childEntries: 0, hostBuckets: nil).advice(sharing: 100, of: 100)?.contains("walks all of it.") == true)
     }
 
     @Test func readsTheSettingsFromAProcTree() throws {
@@ -34,28 +36,55 @@ struct SharedTCPTableTests {
     }
 
     @Test(
-        "serve says it once when it samples ten namespaces that share the table",
+        "serve tells which namespaces share the host's table, and says once what to do when ten do",
         .enabled(if: TestEnvironment.netstatdBinary != nil, "needs the built netstatd binary"),
-        .enabled(if: TestEnvironment.canUseNamespaces, "needs root and ip to make network namespaces"))
+        .enabled(if: TestEnvironment.canUseNamespaces, "needs root and ip to make network namespaces"),
+        .enabled(if: TestEnvironment.hasTool("curl"), "needs curl"))
     func serveSaysItOnce() throws {
         let binary = try #require(TestEnvironment.netstatdBinary)
-        let setting = SharedTCPTable.read(procRoot: "/proc")
         let directory = try Synthetic.temporaryDirectory("sharedtable")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let names = (0..<SharedTCPTable.adviceThreshold).map { "nsd-shared-\(getpid())-\($0)" }
-        defer { for name in names { _ = try? run(["ip", "netns", "del", name]) } }
-        for name in names { #expect(try run(["ip", "netns", "add", name]).status == 0) }
+        let sysctl = "/proc/sys/net/ipv4/tcp_child_ehash_entries"
+        let setting = SharedTCPTable.read(procRoot: "/proc")
+        // Ten namespaces made with the kernel's default (the host's table), one with a
+        // table of its own; the setting is put back at once (it only decides how a
+        // namespace is made).
+        let shared = (0..<SharedTCPTable.adviceThreshold).map { "nsd-shared-\(getpid())-\($0)" }
+        let own = "nsd-own-\(getpid())"
+        defer { for name in shared + [own] { _ = try? run(["ip", "netns", "del", name]) } }
+        if let original = setting.childEntries {
+            defer { try? "\(original)\n".write(toFile: sysctl, atomically: false, encoding: .utf8) }
+            try "0\n".write(toFile: sysctl, atomically: false, encoding: .utf8)
+            for name in shared { #expect(try run(["ip", "netns", "add", name]).status == 0) }
+            try "1024\n".write(toFile: sysctl, atomically: false, encoding: .utf8)
+            #expect(try run(["ip", "netns", "add", own]).status == 0)
+        } else {
+            for name in shared + [own] { #expect(try run(["ip", "netns", "add", name]).status == 0) }
+        }
 
         let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--no-history", "--interval", "0.2"], binary: binary, directory: directory)
-        _ = try serve.port()
+        let port = try serve.port()
         usleep(600_000)  // a few more samples: the note is not repeated
+        let reply = try CurlReply.get("http://127.0.0.1:\(port)/api/v1/namespaces")
+        #expect(reply.status == 200)
+        let items = reply.json["items"] as? [[String: Any]] ?? []
+        func table(_ name: String) -> [String: Any]? { items.first { $0["name"] as? String == name }?["tcp_table"] as? [String: Any] }
         let notes = serve.log.components(separatedBy: "share the host's TCP table").count - 1
-        if setting.childEntries == 0 {
-            #expect(notes == 1, "\(serve.log)")
-            #expect(serve.log.contains("net.ipv4.tcp_child_ehash_entries = 0"))
-        } else {
-            #expect(notes == 0, "the host has the setting (\(String(describing: setting.childEntries))): \(serve.log)")
+        guard setting.childEntries != nil else {
+            #expect(notes == 0, "a kernel without the setting: \(serve.log)")
+            #expect(table(own) == nil && items.contains { $0["name"] as? String == own })
+            return
         }
+        for name in shared {
+            #expect(table(name)?["shared_with_host"] as? Bool == true, "\(name): \(reply.body)")
+            #expect(table(name)?["buckets"] as? Int == setting.hostBuckets)
+        }
+        #expect(table(own)?["shared_with_host"] as? Bool == false && table(own)?["buckets"] as? Int == 1024, "\(reply.body)")
+        let host = items.first { $0["host"] as? Bool == true }?["tcp_table"] as? [String: Any]
+        #expect(host?["shared_with_host"] as? Bool == false && host?["buckets"] as? Int == setting.hostBuckets)
+        #expect(notes == 1, "\(serve.log)")
+        let counted = serve.log.firstMatch(of: #/note: (\d+) of the (\d+) network namespaces sampled/#)
+        #expect((counted.flatMap { Int($0.1) } ?? 0) >= shared.count, "\(serve.log)")
         #expect(serve.stop() == 0)
     }
 }

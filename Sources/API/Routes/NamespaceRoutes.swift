@@ -15,7 +15,7 @@ enum NamespaceRoutes {
         if let unchanged = context.notModified(takenAt: snapshot.takenAt) { return unchanged }
         let summaries = NamespaceSummary.all(in: snapshot)
         if format != .json {
-            var table = RowTable(columns: ["inode", "name", "host", "read", "pid", "container", "sockets", "listeners"])
+            var table = RowTable(columns: ["inode", "name", "host", "read", "pid", "container", "tcp_table", "sockets", "listeners"])
             for summary in summaries {
                 let namespace = summary.namespace
                 let container = namespace.container.map { "\($0.runtime.rawValue):\($0.id.prefix(12))" }
@@ -23,6 +23,7 @@ enum NamespaceRoutes {
                     .integer(Int64(bitPattern: namespace.inode)), namespace.name.map(RowTable.Cell.text) ?? .null,
                     .text(namespace.isHost ? "yes" : "no"), .text(namespace.wasRead ? "yes" : "no"),
                     namespace.pid.map { .integer(Int64($0)) } ?? .null, container.map(RowTable.Cell.text) ?? .null,
+                    namespace.sharesHostTCPTable.map { .text($0 ? "host's" : "own") } ?? .null,
                     .integer(Int64(summary.sockets)), .integer(Int64(summary.listeners)),
                 ])
             }

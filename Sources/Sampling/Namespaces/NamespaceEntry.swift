@@ -18,8 +18,9 @@ enum NamespaceEntry {
 
     /// What entering one namespace gave.
     enum Outcome: Sendable, Equatable {
-        /// A socket inside it, now the caller's to close.
-        case socket(Int32)
+        /// A socket inside it, now the caller's to close, and the namespace's
+        /// `tcp_ehash_entries` when the opener read it.
+        case socket(Int32, tcpTableBuckets: Int? = nil)
         /// The call that failed (`setns`, `socket`, `bind`, `pthread_create`) and its errno.
         case failed(call: String, errno: Int32)
     }
@@ -38,6 +39,8 @@ enum NamespaceEntry {
     struct Entered {
         /// The sockets opened, now the caller's to close.
         var sockets: [UInt64: Int32] = [:]
+        /// The namespaces' `tcp_ehash_entries`, where the opener read them.
+        var tcpTableBuckets: [UInt64: Int] = [:]
         /// Namespaces that could not be entered, with why.
         var failures: [UInt64: Failure] = [:]
         /// Namespaces gone between being found and being entered (their process
@@ -90,8 +93,9 @@ enum NamespaceEntry {
         let outcomes = run(inNamespaces: pending.map(\.fd), opening: opening)
         for (entry, outcome) in zip(pending, outcomes) {
             switch outcome {
-            case .socket(let socket):
+            case .socket(let socket, let buckets):
                 result.sockets[entry.inode] = socket
+                if let buckets { result.tcpTableBuckets[entry.inode] = buckets }
             case .failed(let call, let code):
                 var reason = "\(call): \(text(code))"
                 let refused = code == EPERM || code == EACCES

@@ -19,6 +19,8 @@ final class NamespaceReaderTable {
 
     private let procRoot: String
     private var readers: [UInt64: SockDiagReader] = [:]
+    /// Each entered namespace's `tcp_ehash_entries` (fixed for its life), read inside it.
+    private var tcpTableBuckets: [UInt64: Int] = [:]
     /// Namespaces that refused entry for lack of privilege (EPERM, EACCES): not tried
     /// again while they exist, since retrying cannot succeed and costs a thread.
     private var refused: [UInt64: String] = [:]
@@ -34,6 +36,9 @@ final class NamespaceReaderTable {
     /// The reader for the namespace `inode`, if one is open.
     func reader(_ inode: UInt64) -> SockDiagReader? { readers[inode] }
 
+    /// The `tcp_ehash_entries` of the entered namespace `inode`, if it was read.
+    func tcpTableBuckets(_ inode: UInt64) -> Int? { tcpTableBuckets[inode] }
+
     /// Brings the table in line with `namespaces` (netstatd's own excluded: it is
     /// read without entering): closes the sockets of namespaces that are gone and
     /// opens one in each new namespace, all new ones on one entry thread.
@@ -42,6 +47,7 @@ final class NamespaceReaderTable {
         let present = Set(namespaces.lazy.filter { !$0.isOwn }.map(\.inode))
         // Dropping a reader closes its socket (NetlinkSocket's deinit).
         readers = readers.filter { present.contains($0.key) }
+        tcpTableBuckets = tcpTableBuckets.filter { present.contains($0.key) }
         refused = refused.filter { present.contains($0.key) }
 
         var entering: [NetNamespace] = []
@@ -54,11 +60,14 @@ final class NamespaceReaderTable {
         }
         let entered = NamespaceEntry.enter(entering, procRoot: procRoot, held: readers.count) {
             let socket = NetlinkSocket.openSockDiag()
-            return socket >= 0 ? .socket(socket) : .failed(call: "socket", errno: errno)
+            guard socket >= 0 else { return .failed(call: "socket", errno: errno) }
+            // /proc/sys shows the reading thread's namespace: this one, now.
+            return .socket(socket, tcpTableBuckets: SharedTCPTable.ownBuckets(procRoot: "/proc"))
         }
         for (inode, socket) in entered.sockets {
             readers[inode] = SockDiagReader(socket: NetlinkSocket(adopting: socket))
         }
+        tcpTableBuckets.merge(entered.tcpTableBuckets) { _, new in new }
         for (inode, failure) in entered.failures {
             result.failures[inode] = failure.reason
             if failure.refused { refused[inode] = failure.reason }
@@ -70,6 +79,7 @@ final class NamespaceReaderTable {
     /// Closes every socket.
     func removeAll() {
         readers.removeAll()
+        tcpTableBuckets.removeAll()
         refused.removeAll()
     }
 }

@@ -28,6 +28,14 @@ public struct NetNamespace: Sendable, Hashable {
     /// Why its sockets were not read in this sample (no CAP_SYS_ADMIN, a table
     /// refused); nil when they were.
     public var unreadReason: String?
+    /// Its `net.ipv4.tcp_ehash_entries`, as read inside it: the buckets of a TCP
+    /// table of its own, or, negated, those of the host's table it shares (every dump
+    /// of it then walks the host's whole table: see `SharedTCPTable`). Fixed when the
+    /// namespace is made; nil when it was not entered or the kernel (before 6.1) lacks it.
+    public var tcpTableBuckets: Int?
+
+    /// Whether it shares the host's TCP table; nil when not known.
+    public var sharesHostTCPTable: Bool? { tcpTableBuckets.map { $0 < 0 } }
 
     /// A namespace from its parts.
     public init(

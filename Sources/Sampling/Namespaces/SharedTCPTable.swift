@@ -9,8 +9,9 @@
 /// (`bench/namespaces`). No other kernel interface lists a namespace's sockets
 /// without that walk. `net.ipv4.tcp_child_ehash_entries` (Linux 6.1+) gives
 /// namespaces made after it is set a table of their own, and the walks then cost
-/// what their sockets do. netstatd cannot change it for namespaces that exist, so it
-/// says so once, at start.
+/// what their sockets do. netstatd cannot change it for namespaces that exist: it
+/// reads each namespace's table as it enters it (`NetNamespace.tcpTableBuckets`) and
+/// says once what to do when enough of them share the host's.
 public struct SharedTCPTable: Sendable, Equatable {
     /// `net.ipv4.tcp_child_ehash_entries` in netstatd's namespace (which decides the
     /// table of namespaces made from it, as container runtimes on the host do); nil
@@ -31,24 +32,37 @@ public struct SharedTCPTable: Sendable, Equatable {
 
     /// The two settings under `<procRoot>/sys/net/ipv4`.
     public static func read(procRoot: String) -> SharedTCPTable {
-        func value(_ name: String) -> Int? {
-            guard let text = try? FileContents.text(atPath: "\(procRoot)/sys/net/ipv4/\(name)") else { return nil }
-            return Int(Substring(text).trimmingCharacters(in: " \n\t"))
-        }
         // A namespace sharing the host's table (netstatd in a container) shows its
         // size negated.
-        return SharedTCPTable(childEntries: value("tcp_child_ehash_entries"), hostBuckets: value("tcp_ehash_entries").map(abs))
+        SharedTCPTable(childEntries: setting("tcp_child_ehash_entries", procRoot: procRoot),
+                       hostBuckets: ownBuckets(procRoot: procRoot).map(abs))
     }
 
-    /// What to tell an operator sampling `namespaces` network namespaces, or nil when
-    /// there is nothing to do: few namespaces, a table per namespace already, or a
-    /// kernel without the setting.
-    public func advice(namespaces: Int) -> String? {
-        guard namespaces >= Self.adviceThreshold, childEntries == 0 else { return nil }
-        let buckets = hostBuckets.map { "all \($0) buckets of it" } ?? "all of it"
-        return "\(namespaces) network namespaces are sampled, and with net.ipv4.tcp_child_ehash_entries = 0 "
-            + "namespaces share the host's TCP table: each one's dump walks \(buckets). "
-            + "Setting it (for example sysctl -w net.ipv4.tcp_child_ehash_entries=1024) gives namespaces made "
-            + "afterwards a table of their own, and their samples cost what their sockets do (README: Namespaces)."
+    /// `tcp_ehash_entries` of the namespace the calling thread is in: its own
+    /// table's buckets, or negated the host's it shares (`NetNamespace.tcpTableBuckets`).
+    public static func ownBuckets(procRoot: String) -> Int? {
+        setting("tcp_ehash_entries", procRoot: procRoot)
+    }
+
+    private static func setting(_ name: String, procRoot: String) -> Int? {
+        guard let text = try? FileContents.text(atPath: "\(procRoot)/sys/net/ipv4/\(name)") else { return nil }
+        return Int(Substring(text).trimmingCharacters(in: " \n\t"))
+    }
+
+    /// What to tell an operator when `sharing` of the `total` namespaces sampled share
+    /// the host's TCP table (`NetNamespace.sharesHostTCPTable`), or nil when there is
+    /// nothing to do: few of them, or a kernel without the setting.
+    public func advice(sharing: Int, of total: Int) -> String? {
+        guard sharing >= Self.adviceThreshold, let childEntries else { return nil }
+        let walk = "each one's dump walks " + (hostBuckets.map { "all \($0) buckets of it" } ?? "all of it")
+        if childEntries == 0 {
+            return "\(sharing) of the \(total) network namespaces sampled share the host's TCP table "
+                + "(net.ipv4.tcp_child_ehash_entries = 0): \(walk). "
+                + "Setting it (for example sysctl -w net.ipv4.tcp_child_ehash_entries=1024) gives namespaces made "
+                + "afterwards a table of their own, and their samples cost what their sockets do (README: Namespaces)."
+        }
+        return "\(sharing) of the \(total) network namespaces sampled still share the host's TCP table: they were "
+            + "made before net.ipv4.tcp_child_ehash_entries was set (now \(childEntries)), and \(walk). "
+            + "They get a table of their own when made again (a container restarted); /api/v1/namespaces says which (tcp_table)."
     }
 }

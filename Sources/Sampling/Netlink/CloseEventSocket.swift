@@ -61,7 +61,7 @@ public final class CloseEventSocket {
     /// SO_RCVBUFFORCE where permitted (CAP_NET_ADMIN), else asked with SO_RCVBUF.
     public convenience init(receiveBuffer: Int = 32 << 20) throws {
         switch Self.openDescriptor(receiveBuffer: receiveBuffer) {
-        case .socket(let fd):
+        case .socket(let fd, _):
             self.init(adopting: fd, netns: nil)
         case .failed(let call, let code):
             throw NetlinkError(operation: call == "socket" ? "socket (close events)" : call, errno: code, sequence: 0)

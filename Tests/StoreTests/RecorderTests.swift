@@ -79,15 +79,8 @@ struct RecorderTests {
         #expect(openedL.owners.map(\.pid) == [10], "a listener's first owner is named")
         #expect(zip(all, all.dropFirst()).allSatisfy { $0.at <= $1.at })
         for size in [1, 2, 3] {
-            var cursor = EventCursor.start
-            var collected: [String] = []
-            for _ in 0..<100 {
-                let page = try reader.events(after: cursor, limit: size)
-                if page.isEmpty { break }
-                collected += page.map { "\($0.cursor.sample).\($0.cursor.connection).\($0.kind.rawValue)" }
-                cursor = EventCursor(text: page.last!.cursor.text)!
-            }
-            #expect(collected == all.map { "\($0.cursor.sample).\($0.cursor.connection).\($0.kind.rawValue)" }, "page size \(size)")
+            #expect(try reader.allEvents(pageSize: size).map { "\($0.cursor.sample).\($0.cursor.connection).\($0.kind.rawValue)" }
+                    == all.map { "\($0.cursor.sample).\($0.cursor.connection).\($0.kind.rawValue)" }, "page size \(size)")
         }
     }
 
@@ -112,15 +105,7 @@ struct RecorderTests {
         #expect(Set(all.filter { $0.kind == .ownerAdded }.compactMap { $0.owner?.pid }) == [11, 12, 13, 14])
         #expect(Set(all.map(\.cursor.text)).count == all.count, "no two events share a cursor")
         for size in [1, 2, 3] {
-            var cursor = EventCursor.start
-            var collected: [String] = []
-            for _ in 0..<100 {
-                let page = try reader.events(after: cursor, limit: size)
-                if page.isEmpty { break }
-                collected += page.map(\.cursor.text)
-                cursor = EventCursor(text: page.last!.cursor.text)!
-            }
-            #expect(collected == all.map(\.cursor.text), "page size \(size)")
+            #expect(try reader.allEvents(pageSize: size).map(\.cursor.text) == all.map(\.cursor.text), "page size \(size)")
         }
         for (index, event) in all.enumerated() {
             #expect(try reader.eventCount(after: event.cursor, limit: 1000) == all.count - index - 1)

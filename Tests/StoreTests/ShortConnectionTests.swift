@@ -137,29 +137,14 @@ struct ShortConnectionTests {
             #expect(events.filter { $0.connection.id == short.id }.map(\.kind) == [.opened, .closed])
         }
         #expect(try reader.eventCount(after: EventCursor(sample: 0, connection: 0, kind: 0, openedThrough: 0), limit: 10_000) == events.count)
-        var resumed: [HistoryEvent] = []
-        var cursor = EventCursor(sample: 0, connection: 0, kind: 0, openedThrough: 0)
-        while true {
-            let page = try reader.events(after: cursor, limit: 13)
-            guard let last = page.last else { break }
-            resumed += page
-            cursor = last.cursor
-        }
+        let resumed = try reader.allEvents(pageSize: 13)
         #expect(resumed.map { "\($0.connection.id) \($0.kind)" } == events.map { "\($0.connection.id) \($0.kind)" })
         #expect(try reader.figures().connections == Int64(all.count))
     }
 
-    /// Every event of the feed from its start, read in pages of `pageSize`.
+    /// Every event of the feed from its start, read in pages of `pageSize`, as "id kind".
     static func feed(_ reader: HistoryReader, pageSize: Int) throws -> [String] {
-        var events: [String] = []
-        var cursor = EventCursor.start
-        while true {
-            let page = try reader.events(after: cursor, limit: pageSize)
-            guard let last = page.last else { break }
-            events += page.map { "\($0.connection.id) \($0.kind)" }
-            cursor = last.cursor
-        }
-        return events
+        try reader.allEvents(pageSize: pageSize).map { "\($0.connection.id) \($0.kind)" }
     }
 
     /// The `changes` row of `sample`, decoded.
@@ -293,5 +278,21 @@ struct ShortConnectionTests {
         #expect(both.map(\.id) == [2, 3])
         try recorder.record(Synthetic.snapshot(at: base + 7200, [Synthetic.socket(cookie: 1, state: .listen, local: 80)]))
         #expect(try reader.connections(from: base, to: base + 7200, after: 0, limit: 100).filter { $0.origin.contains(.closeEvent) }.count == 0)
+    }
+}
+
+extension HistoryReader {
+    /// Every event of the feed from its start, read in pages of `pageSize`, each page
+    /// resumed from the text of the last cursor (as a client would); at most 10,000 pages.
+    func allEvents(pageSize: Int) throws -> [HistoryEvent] {
+        var events: [HistoryEvent] = []
+        var cursor = EventCursor.start
+        for _ in 0..<10_000 {
+            let page = try self.events(after: cursor, limit: pageSize)
+            guard let last = page.last else { break }
+            events += page
+            cursor = try #require(EventCursor(text: last.cursor.text))
+        }
+        return events
     }
 }

@@ -92,10 +92,12 @@ enum HistoryRoutes {
         let names = newest?.userNames ?? [:]
         let (items, next) = try history.readers.withReader { reader -> ([HistoricConnection], Int64?) in
             try collect(reader: reader, from: from, to: to, after: after, limit: limit) { connection in
-                // Matches if the connection matched the filter at any state it had.
-                connection.states.contains { entry in
+                // Matches if the connection matched the filter at any state it had,
+                // with every owner it ever had.
+                let everyOwner = HistoryJSON.socketOwners(connection.owners)
+                return connection.states.contains { entry in
                     var socket = HistoryJSON.socket(connection, at: entry.at)
-                    socket.processes = HistoryJSON.socketOwners(connection.owners)
+                    socket.processes = everyOwner
                     return filter.matches(socket, userName: { names[$0] ?? String($0) }, names: newest)
                 }
             }

@@ -158,14 +158,17 @@ enum ShortConnectionTable {
         while try statement.step() {
             let (first, sample, count) = (statement.int64(0), statement.int64(1), statement.int64(2))
             guard sample >= cursor.sample, count > 0 else { continue }
+            let last = first + count - 1
             var lowest = first
             if sample == cursor.sample {
                 // Keys in the cursor's sample are after it from its connection on, its
-                // own `closed` only if the cursor stopped before that kind.
-                lowest = max(first, cursor.connection + (cursor.kind < closed ? 0 : 1))
+                // own `closed` only if the cursor stopped before that kind. Compared
+                // before anything is added: a cursor is a client's text, and its
+                // connection may be Int64.max.
+                if cursor.connection > last || (cursor.connection == last && cursor.kind >= closed) { continue }
+                lowest = max(first, cursor.kind < closed ? cursor.connection : cursor.connection + 1)
             }
-            guard lowest <= first + count - 1 else { continue }
-            guard try body(lowest...(first + count - 1), sample) else { return }
+            guard try body(lowest...last, sample) else { return }
         }
     }
 

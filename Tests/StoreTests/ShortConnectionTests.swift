@@ -179,6 +179,32 @@ struct ShortConnectionTests {
         #expect(try reader.eventCount(after: .start, limit: 300) == nil, "more than the limit")
     }
 
+    @Test("a cursor at the edges of its numbers is answered, never a crash (it is a client's text)")
+    func extremeCursors() throws {
+        let dir = try Synthetic.temporaryDirectory("short-extreme")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("h.db").path
+        _ = try record(path, base: 1_700_000_000)
+        let reader = try HistoryReader(path: path)
+        let all = try reader.events(after: .start, limit: 10_000)
+        // Sample 2 holds the block (ids 3...203).
+        for sample: Int64 in [0, 2, .max] {
+            for connection: Int64 in [203, .max - 1, .max] {
+                for kind: Int64 in [-1, 2, .max] {
+                    for opened: Int64 in [203, .max] {
+                        let cursor = EventCursor(sample: sample, connection: connection, kind: kind, openedThrough: opened)
+                        // (Openings go by `openedThrough`, the rest by key, as for any cursor.)
+                        let page = try reader.events(after: cursor, limit: 10_000)
+                        #expect(page.allSatisfy { $0.kind == .opened ? $0.connection.id > opened : cursor < $0.cursor }, "\(cursor.text)")
+                        #expect(try reader.eventCount(after: cursor, limit: 10_000) == page.count, "\(cursor.text)")
+                    }
+                }
+            }
+        }
+        #expect(try reader.events(after: EventCursor(sample: 2, connection: .max, kind: 2, openedThrough: .max), limit: 10).isEmpty)
+        #expect(!all.isEmpty)
+    }
+
     @Test("blocks written before closings were derived keep the closings logged for them, served once")
     func loggedClosingsOfOlderBlocks() throws {
         let dir = try Synthetic.temporaryDirectory("short-closings-old")

@@ -16,11 +16,9 @@ final class SharedTCPTableNote: @unchecked Sendable {
     }
 
     func check(_ snapshot: Snapshot) {
-        guard !said else { return }
-        let sharing = snapshot.namespaces.lazy.filter { $0.sharesHostTCPTable == true }.count
-        guard sharing >= SharedTCPTable.adviceThreshold else { return }
+        guard !said, SharedTCPTable.sharing(snapshot.namespaces) >= SharedTCPTable.adviceThreshold else { return }
         said = true
-        if let advice = SharedTCPTable.read(procRoot: procRoot).advice(sharing: sharing, of: snapshot.namespaces.count) {
+        if let advice = SharedTCPTable.read(procRoot: procRoot).advice(for: snapshot.namespaces) {
             StandardError.line("netstatd: note: \(advice)")
         }
     }

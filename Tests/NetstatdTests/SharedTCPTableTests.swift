@@ -6,18 +6,30 @@ import Testing
 /// The note about namespaces sharing the host's TCP table: when it is given, its
 /// wording, and the real `serve` saying it once enough namespaces exist.
 struct SharedTCPTableTests {
+    /// `shared` namespaces on the host's table of 262,144 buckets, `own` with tables of their own.
+    private func namespaces(shared: Int, own: Int) -> [NetNamespace] {
+        var all = [NetNamespace(inode: 1, isHost: true)]
+        all[0].tcpTableBuckets = 262_144
+        for index in 0..<(shared + own) {
+            var namespace = NetNamespace(inode: UInt64(100 + index))
+            namespace.tcpTableBuckets = index < shared ? -262_144 : 1024
+            all.append(namespace)
+        }
+        all.append(NetNamespace(inode: 99))  // not entered: unknown
+        return all
+    }
+
     @Test func adviceOnlyWhenManyNamespacesShareTheTable() {
-        let unset = SharedTCPTable(childEntries: 0, hostBuckets: 262_144)
-        #expect(unset.advice(sharing: SharedTCPTable.adviceThreshold - 1, of: 100) == nil, "few share it: a few walks")
-        let advice = unset.advice(sharing: 90, of: 100)
-        #expect(advice?.contains("90 of the 100 network namespaces sampled share the host's TCP table") == true)
+        let unset = SharedTCPTable(childEntries: 0)
+        #expect(unset.advice(for: namespaces(shared: SharedTCPTable.adviceThreshold - 1, own: 50)) == nil, "few share it: a few walks")
+        let advice = unset.advice(for: namespaces(shared: 90, own: 8))
+        #expect(advice?.contains("90 of the 100 network namespaces sampled share the host's TCP table") == true, "\(advice ?? "")")
         #expect(advice?.contains("all 262144 buckets") == true)
         #expect(advice?.contains("sysctl -w net.ipv4.tcp_child_ehash_entries=1024") == true)
-        let set = SharedTCPTable(childEntries: 1024, hostBuckets: 262_144).advice(sharing: 12, of: 100)
-        #expect(set?.contains("still share") == true && set?.contains("(now 1024)") == true && set?.contains("made again") == true,
-                "set, but these namespaces are older than the setting")
-        #expect(SharedTCPTable(childEntries: nil, hostBuckets: nil).advice(sharing: 100, of: 100) == nil, "a kernel without it")
-        #expect(SharedTCPTable(childEntries: 0, hostBuckets: nil).advice(sharing: 100, of: 100)?.contains("walks all of it.") == true)
+        let set = SharedTCPTable(childEntries: 1024).advice(for: namespaces(shared: 12, own: 0))
+        #expect(set?.contains("still share") == true && set?.contains("is 1024 in netstatd's namespace") == true
+                && set?.contains("made again") == true, "set, but these namespaces are older than the setting")
+        #expect(SharedTCPTable(childEntries: nil).advice(for: namespaces(shared: 100, own: 0)) == nil, "a kernel without it")
     }
 
     @Test func readsTheSettingsFromAProcTree() throws {
@@ -27,12 +39,13 @@ struct SharedTCPTableTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try "0\n".write(to: directory.appendingPathComponent("tcp_child_ehash_entries"), atomically: true, encoding: .utf8)
         try "65536\n".write(to: directory.appendingPathComponent("tcp_ehash_entries"), atomically: true, encoding: .utf8)
-        #expect(SharedTCPTable.read(procRoot: root.path) == SharedTCPTable(childEntries: 0, hostBuckets: 65536))
+        #expect(SharedTCPTable.read(procRoot: root.path) == SharedTCPTable(childEntries: 0))
+        #expect(SharedTCPTable.ownBuckets(procRoot: root.path) == 65536)
         try "-65536\n".write(to: directory.appendingPathComponent("tcp_ehash_entries"), atomically: true, encoding: .utf8)
-        #expect(SharedTCPTable.read(procRoot: root.path).hostBuckets == 65536, "a namespace sharing the host's shows it negated")
+        #expect(SharedTCPTable.ownBuckets(procRoot: root.path) == -65536, "a namespace sharing the host's shows it negated")
         try "junk\n".write(to: directory.appendingPathComponent("tcp_ehash_entries"), atomically: true, encoding: .utf8)
-        #expect(SharedTCPTable.read(procRoot: root.path) == SharedTCPTable(childEntries: 0, hostBuckets: nil))
-        #expect(SharedTCPTable.read(procRoot: root.path + "/absent") == SharedTCPTable(childEntries: nil, hostBuckets: nil))
+        #expect(SharedTCPTable.ownBuckets(procRoot: root.path) == nil)
+        #expect(SharedTCPTable.read(procRoot: root.path + "/absent") == SharedTCPTable(childEntries: nil))
     }
 
     @Test(
@@ -46,6 +59,7 @@ struct SharedTCPTableTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let sysctl = "/proc/sys/net/ipv4/tcp_child_ehash_entries"
         let setting = SharedTCPTable.read(procRoot: "/proc")
+        let hostBuckets = SharedTCPTable.ownBuckets(procRoot: "/proc")  // the test runs in the host's namespace
         // Ten namespaces made with the kernel's default (the host's table), one with a
         // table of its own; the setting is put back at once (it only decides how a
         // namespace is made).
@@ -77,11 +91,11 @@ struct SharedTCPTableTests {
         }
         for name in shared {
             #expect(table(name)?["shared_with_host"] as? Bool == true, "\(name): \(reply.body)")
-            #expect(table(name)?["buckets"] as? Int == setting.hostBuckets)
+            #expect(table(name)?["buckets"] as? Int == hostBuckets)
         }
         #expect(table(own)?["shared_with_host"] as? Bool == false && table(own)?["buckets"] as? Int == 1024, "\(reply.body)")
         let host = items.first { $0["host"] as? Bool == true }?["tcp_table"] as? [String: Any]
-        #expect(host?["shared_with_host"] as? Bool == false && host?["buckets"] as? Int == setting.hostBuckets)
+        #expect(host?["shared_with_host"] as? Bool == false && host?["buckets"] as? Int == hostBuckets)
         #expect(notes == 1, "\(serve.log)")
         let counted = serve.log.firstMatch(of: #/note: (\d+) of the (\d+) network namespaces sampled/#)
         #expect((counted.flatMap { Int($0.1) } ?? 0) >= shared.count, "\(serve.log)")

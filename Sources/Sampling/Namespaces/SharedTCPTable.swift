@@ -17,25 +17,18 @@ public struct SharedTCPTable: Sendable, Equatable {
     /// table of namespaces made from it, as container runtimes on the host do); nil
     /// where the kernel lacks it (before 6.1) or it cannot be read.
     public var childEntries: Int?
-    /// `net.ipv4.tcp_ehash_entries` of netstatd's namespace: the buckets each shared
-    /// walk covers; nil where unknown.
-    public var hostBuckets: Int?
 
     /// Namespaces from which the extra walks are worth a line: a walk of a shared
     /// table takes 1-3 ms, so ten of them are tens of milliseconds a sample.
     public static let adviceThreshold = 10
 
-    public init(childEntries: Int?, hostBuckets: Int?) {
+    public init(childEntries: Int?) {
         self.childEntries = childEntries
-        self.hostBuckets = hostBuckets
     }
 
-    /// The two settings under `<procRoot>/sys/net/ipv4`.
+    /// The setting under `<procRoot>/sys/net/ipv4`.
     public static func read(procRoot: String) -> SharedTCPTable {
-        // A namespace sharing the host's table (netstatd in a container) shows its
-        // size negated.
-        SharedTCPTable(childEntries: setting("tcp_child_ehash_entries", procRoot: procRoot),
-                       hostBuckets: ownBuckets(procRoot: procRoot).map(abs))
+        SharedTCPTable(childEntries: setting("tcp_child_ehash_entries", procRoot: procRoot))
     }
 
     /// `tcp_ehash_entries` of the namespace the calling thread is in: its own
@@ -49,20 +42,29 @@ public struct SharedTCPTable: Sendable, Equatable {
         return Int(Substring(text).trimmingCharacters(in: " \n\t"))
     }
 
-    /// What to tell an operator when `sharing` of the `total` namespaces sampled share
-    /// the host's TCP table (`NetNamespace.sharesHostTCPTable`), or nil when there is
-    /// nothing to do: few of them, or a kernel without the setting.
-    public func advice(sharing: Int, of total: Int) -> String? {
+    /// How many of `namespaces` share the host's TCP table.
+    public static func sharing(_ namespaces: [NetNamespace]) -> Int {
+        namespaces.lazy.filter { $0.sharesHostTCPTable == true }.count
+    }
+
+    /// What to tell an operator about the namespaces of a sample, or nil when there
+    /// is nothing to do: few of them share the host's table, or the kernel lacks the
+    /// setting.
+    public func advice(for namespaces: [NetNamespace]) -> String? {
+        let sharing = Self.sharing(namespaces)
         guard sharing >= Self.adviceThreshold, let childEntries else { return nil }
+        // A namespace that shares the host's table shows the host's size, negated.
+        let hostBuckets = namespaces.lazy.compactMap(\.tcpTableBuckets).first { $0 < 0 }.map { -$0 }
         let walk = "each one's dump walks " + (hostBuckets.map { "all \($0) buckets of it" } ?? "all of it")
+        let counted = "\(sharing) of the \(namespaces.count) network namespaces sampled"
         if childEntries == 0 {
-            return "\(sharing) of the \(total) network namespaces sampled share the host's TCP table "
-                + "(net.ipv4.tcp_child_ehash_entries = 0): \(walk). "
+            return "\(counted) share the host's TCP table (net.ipv4.tcp_child_ehash_entries = 0): \(walk). "
                 + "Setting it (for example sysctl -w net.ipv4.tcp_child_ehash_entries=1024) gives namespaces made "
                 + "afterwards a table of their own, and their samples cost what their sockets do (README: Namespaces)."
         }
-        return "\(sharing) of the \(total) network namespaces sampled still share the host's TCP table: they were "
-            + "made before net.ipv4.tcp_child_ehash_entries was set (now \(childEntries)), and \(walk). "
-            + "They get a table of their own when made again (a container restarted); /api/v1/namespaces says which (tcp_table)."
+        return "\(counted) still share the host's TCP table, and \(walk): net.ipv4.tcp_child_ehash_entries is "
+            + "\(childEntries) in netstatd's namespace, so they were made before it was set or from a namespace "
+            + "where it is not. They get a table of their own when made again (a container restarted); "
+            + "/api/v1/namespaces says which (tcp_table)."
     }
 }

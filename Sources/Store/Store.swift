@@ -24,6 +24,8 @@ public enum StoreFile {
             throw StoreError.cannotOpen(path: path, reason: error.message, errno: errno)
         }
         do {
+            // Before anything is written, so a refused file is left as it was.
+            try refuseNewer(database)
             // Stamped before WAL is on, so it lands in the main file's header at once:
             // after a kill -9 the header is what refuseForeign reads, and a WAL that was
             // never checkpointed would leave it 0.
@@ -95,16 +97,21 @@ public enum StoreFile {
         return Array(bytes.prefix(max(0, got)))
     }
 
-    /// Applies the migrations not yet recorded in `schema_migrations`, each in a transaction.
-    static func migrate(_ database: Database) throws {
-        try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        // A file a newer netstatd migrated is refused: this version would write it the
-        // old way beside the new (migration 010, for one, moved events out of a table
-        // an older writer still fills), and answers would be counted twice or lost.
+    /// Refuses a file a newer netstatd migrated: this version would write it the old
+    /// way beside the new (migration 010, for one, moved events out of a table an older
+    /// writer still fills), and answers would be counted twice or lost. Reads only.
+    static func refuseNewer(_ database: Database) throws {
+        guard try database.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'") == 1 else { return }
         let known = Set(Schema.migrations.map(\.name))
         if let newer = try database.texts("SELECT name FROM schema_migrations ORDER BY name").last(where: { !known.contains($0) }) {
             throw StoreError.newerVersion(path: database.path, migration: newer)
         }
+    }
+
+    /// Applies the migrations not yet recorded in `schema_migrations`, each in a transaction.
+    static func migrate(_ database: Database) throws {
+        try refuseNewer(database)
+        try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         for migration in Schema.migrations {
             let applied = try database.scalar("SELECT count(*) FROM schema_migrations WHERE name = ?", [.text(migration.name)]) ?? 0
             if applied > 0 { continue }

@@ -212,8 +212,10 @@ struct RecorderTests {
         do {
             let database = try Database(path: path)
             try database.prepare("INSERT INTO schema_migrations(name, applied_at) VALUES('999_from_the_future', 0)").run()
+            try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             database.close()
         }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
         do {
             _ = try Recorder(path: path, version: "test")
             Issue.record("the file was opened")
@@ -221,6 +223,7 @@ struct RecorderTests {
             #expect("\(error)".contains("written by a newer netstatd (its schema has 999_from_the_future"), "\(error)")
             #expect("\(error)".contains("--db"))
         }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "left as it was")
         let database = try Database(path: path)
         defer { database.close() }
         #expect(try database.scalar("SELECT count(*) FROM runs") == 1, "no run of this version was started in it")

@@ -142,6 +142,14 @@ struct ShortConnectionTests {
         #expect(try reader.figures().connections == Int64(all.count))
     }
 
+    /// A new directory holding `record`'s file (closed): the directory, to remove, and the file's path.
+    func recordedStory(_ name: String) throws -> (URL, String) {
+        let dir = try Synthetic.temporaryDirectory(name)
+        let path = dir.appendingPathComponent("h.db").path
+        _ = try record(path, base: 1_700_000_000)
+        return (dir, path)
+    }
+
     /// Every event of the feed from its start, read in pages of `pageSize`, as "id kind".
     static func feed(_ reader: HistoryReader, pageSize: Int) throws -> [String] {
         try reader.allEvents(pageSize: pageSize).map { "\($0.connection.id) \($0.kind)" }
@@ -159,10 +167,8 @@ struct ShortConnectionTests {
 
     @Test("a short connection's closing is derived from its block, not logged in changes; the feed still has it once")
     func closingsAreDerived() throws {
-        let dir = try Synthetic.temporaryDirectory("short-closings")
+        let (dir, path) = try recordedStory("short-closings")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("h.db").path
-        _ = try record(path, base: 1_700_000_000)
         let reader = try HistoryReader(path: path)
         let shortIDs = Set(try reader.connections(from: 0, to: 2e9, after: 0, limit: 1000)
             .filter { $0.origin.contains(.closeEvent) }.map(\.id))
@@ -181,10 +187,8 @@ struct ShortConnectionTests {
 
     @Test("a cursor at the edges of its numbers is answered, never a crash (it is a client's text)")
     func extremeCursors() throws {
-        let dir = try Synthetic.temporaryDirectory("short-extreme")
+        let (dir, path) = try recordedStory("short-extreme")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("h.db").path
-        _ = try record(path, base: 1_700_000_000)
         let reader = try HistoryReader(path: path)
         let all = try reader.events(after: .start, limit: 10_000)
         // Sample 2 holds the block (ids 3...203).
@@ -207,10 +211,8 @@ struct ShortConnectionTests {
 
     @Test("blocks written before closings were derived keep the closings logged for them, served once")
     func loggedClosingsOfOlderBlocks() throws {
-        let dir = try Synthetic.temporaryDirectory("short-closings-old")
+        let (dir, path) = try recordedStory("short-closings-old")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("h.db").path
-        _ = try record(path, base: 1_700_000_000)
         let derived = try Self.feed(try HistoryReader(path: path), pageSize: 10_000)
         // As the writer before migration 010 left it: the closings in the sample's
         // `changes` row, and the blocks below the first derived id.

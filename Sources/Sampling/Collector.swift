@@ -64,8 +64,6 @@ public final class Collector {
     private let tableDump: TableDump
     private let discovery: NamespaceDiscovery
     private let entered: NamespaceReaderTable
-    /// netstatd's own namespace's `tcp_ehash_entries` (fixed for its life).
-    private let ownTCPTableBuckets: Int?
 
     /// A collector with `options`.
     public init(options: CollectorOptions) {
@@ -75,7 +73,6 @@ public final class Collector {
         userNames = UserNames.load(procRoot: options.procRoot)
         discovery = NamespaceDiscovery(procRoot: options.procRoot)
         entered = NamespaceReaderTable(procRoot: options.procRoot)
-        ownTCPTableBuckets = SharedTCPTable.ownBuckets(procRoot: options.procRoot)
         tableDump = TableDump(options: options)
         let dumpers = options.namespaces == .host
             ? 1 : max(1, options.dumpThreads ?? min(4, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -179,10 +176,10 @@ public final class Collector {
             if namespace.isOwn {
                 source = readNetlink(into: &sockets, problems: &problems)
                 namespace.cookie = diag?.namespaceCookie
-                namespace.tcpTableBuckets = ownTCPTableBuckets
+                namespace.tcpTableBuckets = diag?.tcpTableBuckets
             } else if let position = resultAt[namespace.inode] {
                 namespace.cookie = entered.reader(namespace.inode)?.namespaceCookie
-                namespace.tcpTableBuckets = entered.tcpTableBuckets(namespace.inode)
+                namespace.tcpTableBuckets = entered.reader(namespace.inode)?.tcpTableBuckets
                 sockets += results[position].sockets
                 namespace.unreadReason = fallBack(namespace, results[position], into: &sockets, problems: &problems)
             } else {

@@ -17,12 +17,6 @@ enum ChangeLog {
         var connection: Int64
         var kind: EventKind
         var value: Int64?
-
-        struct Key: Hashable {
-            var connection: Int64
-            var kind: EventKind
-        }
-        var key: Key { Key(connection: connection, kind: kind) }
     }
 
     static func append(_ entry: ConnectionEntry, firstSample: Int64, to bytes: inout [UInt8]) {
@@ -66,13 +60,18 @@ enum ChangeLog {
 
     /// The cursor `kind` of each entry of a decoded row, in the row's order: its
     /// kind, plus `feedKindRoom` for each earlier entry of the same connection and kind.
+    /// A row is stored sorted by (connection, kind) (`encodeFeed`), so those earlier
+    /// entries are the ones right before it.
     static func feedKeyKinds(_ entries: [FeedEntry]) -> [Int64] {
-        var seen: [FeedEntry.Key: Int64] = [:]
-        return entries.map { entry in
-            let earlier = seen[entry.key, default: 0]
-            seen[entry.key] = earlier + 1
-            return entry.kind.rawValue + earlier * feedKindRoom
+        var keys: [Int64] = []
+        keys.reserveCapacity(entries.count)
+        var earlier: Int64 = 0
+        for (index, entry) in entries.enumerated() {
+            let repeated = index > 0 && entries[index - 1].connection == entry.connection && entries[index - 1].kind == entry.kind
+            earlier = repeated ? earlier + 1 : 0
+            keys.append(entry.kind.rawValue + earlier * feedKindRoom)
         }
+        return keys
     }
 
     static func decodeFeed(_ bytes: [UInt8]) -> [FeedEntry] {

@@ -54,7 +54,7 @@ struct NetlinkFakeKernelTests {
     static let doneMessage = (type: done, flags: multi, sequence: UInt32(0), payload: [UInt8](repeating: 0, count: 4))
 
     static func read(_ kernel: FakeKernel) throws -> (sockets: [Socket], restarts: Int, reader: SockDiagReader) {
-        let reader = SockDiagReader(socket: NetlinkSocket(adopting: kernel.ours))
+        let reader = SockDiagReader(socket: NetlinkSocket(adopting: kernel.ours), tcpTableBuckets: nil)
         var sockets: [Socket] = []
         try reader.dump(family: .ipv4, proto: .tcp, states: ~0, tcpInfo: false, buffer: NetlinkReceiveBuffer(), into: &sockets)
         return (sockets, reader.takeRestarts(), reader)

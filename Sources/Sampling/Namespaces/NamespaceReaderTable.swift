@@ -19,8 +19,6 @@ final class NamespaceReaderTable {
 
     private let procRoot: String
     private var readers: [UInt64: SockDiagReader] = [:]
-    /// Each entered namespace's `tcp_ehash_entries` (fixed for its life), read inside it.
-    private var tcpTableBuckets: [UInt64: Int] = [:]
     /// Namespaces that refused entry for lack of privilege (EPERM, EACCES): not tried
     /// again while they exist, since retrying cannot succeed and costs a thread.
     private var refused: [UInt64: String] = [:]
@@ -36,8 +34,6 @@ final class NamespaceReaderTable {
     /// The reader for the namespace `inode`, if one is open.
     func reader(_ inode: UInt64) -> SockDiagReader? { readers[inode] }
 
-    /// The `tcp_ehash_entries` of the entered namespace `inode`, if it was read.
-    func tcpTableBuckets(_ inode: UInt64) -> Int? { tcpTableBuckets[inode] }
 
     /// Brings the table in line with `namespaces` (netstatd's own excluded: it is
     /// read without entering): closes the sockets of namespaces that are gone and
@@ -47,7 +43,6 @@ final class NamespaceReaderTable {
         let present = Set(namespaces.lazy.filter { !$0.isOwn }.map(\.inode))
         // Dropping a reader closes its socket (NetlinkSocket's deinit).
         readers = readers.filter { present.contains($0.key) }
-        tcpTableBuckets = tcpTableBuckets.filter { present.contains($0.key) }
         refused = refused.filter { present.contains($0.key) }
 
         var entering: [NetNamespace] = []
@@ -65,9 +60,8 @@ final class NamespaceReaderTable {
             return .socket(socket, tcpTableBuckets: SharedTCPTable.ownBuckets(procRoot: "/proc"))
         }
         for (inode, socket) in entered.sockets {
-            readers[inode] = SockDiagReader(socket: NetlinkSocket(adopting: socket))
+            readers[inode] = SockDiagReader(socket: NetlinkSocket(adopting: socket), tcpTableBuckets: entered.tcpTableBuckets[inode])
         }
-        tcpTableBuckets.merge(entered.tcpTableBuckets) { _, new in new }
         for (inode, failure) in entered.failures {
             result.failures[inode] = failure.reason
             if failure.refused { refused[inode] = failure.reason }
@@ -79,7 +73,6 @@ final class NamespaceReaderTable {
     /// Closes every socket.
     func removeAll() {
         readers.removeAll()
-        tcpTableBuckets.removeAll()
         refused.removeAll()
     }
 }

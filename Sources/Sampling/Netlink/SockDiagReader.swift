@@ -3,15 +3,22 @@
 final class SockDiagReader {
     private let socket: NetlinkSocket
 
+    /// The namespace's `tcp_ehash_entries` (`NetNamespace.tcpTableBuckets`), read
+    /// where the socket was opened: fixed for the namespace's life, like the socket's.
+    let tcpTableBuckets: Int?
+
     /// Opens the netlink socket in the caller's network namespace; throws when the
     /// kernel refuses NETLINK_SOCK_DIAG.
     init() throws {
         socket = try NetlinkSocket()
+        tcpTableBuckets = SharedTCPTable.ownBuckets(procRoot: "/proc")
     }
 
-    /// Reads through `socket` (one opened inside another network namespace).
-    init(socket: NetlinkSocket) {
+    /// Reads through `socket` (one opened inside another network namespace, whose
+    /// `tcp_ehash_entries` was read there).
+    init(socket: NetlinkSocket, tcpTableBuckets: Int?) {
         self.socket = socket
+        self.tcpTableBuckets = tcpTableBuckets
     }
 
     /// The cookie of the network namespace read (SO_NETNS_COOKIE), nil on kernels
